@@ -1,0 +1,93 @@
+"""``create_app()``: the only place that wires SmartPay together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+from smartpay import worker
+from smartpay.cards import endpoints as payment_method_endpoints
+from smartpay.config import Settings
+from smartpay.customers import endpoints as customer_endpoints
+from smartpay.events import endpoints as event_endpoints
+from smartpay.kit.api import (
+    RejectNulInPath,
+    StripeJSONResponse,
+    install_error_handlers,
+    install_openapi,
+)
+from smartpay.kit.redaction import configure_logging
+from smartpay.ledger import endpoints as ledger_endpoints
+from smartpay.merchants.service import KeyResolver
+from smartpay.payments import endpoints as payment_endpoints
+from smartpay.platform import build_platform
+from smartpay.web import challenge
+
+logger = logging.getLogger("smartpay")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        platform = build_platform(settings)
+        state = app.state
+        state.platform = platform
+        state.database = platform.database
+        state.vault = platform.vault
+        state.cvc_store = platform.cvc_store
+        state.connectors = platform.connectors
+        state.payment_flows = platform.payment_flows
+        stop = asyncio.Event()
+        background = None
+        if settings.run_worker_in_process:
+            background = asyncio.create_task(worker.run_forever(platform, stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            if background is not None:
+                background.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await background
+            await platform.close()
+
+    app = FastAPI(
+        title="SmartPay",
+        version="0.1.0",
+        description="Stripe-compatible payment orchestration. Authenticate with "
+        "`Authorization: Bearer sk_test_…`. Bodies are form-encoded (Stripe's bracket "
+        "nesting) or JSON.",
+        lifespan=lifespan,
+        default_response_class=StripeJSONResponse,
+    )
+    app.state.settings = settings
+    app.state.key_resolver = KeyResolver()
+    install_error_handlers(app)
+    app.add_middleware(RejectNulInPath)
+    body_models: list[type[BaseModel]] = []
+    for module in (
+        customer_endpoints,
+        payment_method_endpoints,
+        payment_endpoints,
+        event_endpoints,
+        ledger_endpoints,
+        challenge,
+    ):
+        app.include_router(module.router)
+        body_models.extend(getattr(module, "BODY_MODELS", []))
+    install_openapi(app, body_models)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,1 @@
+"""Cards: validation of card details and payment methods that point at the vault."""

@@ -1,0 +1,128 @@
+"""Payment methods: validate the card, put it in the vault, keep the CVC only until the
+first authorization, and show brand/last4/expiry/fingerprint — never the number."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from smartpay.cards import repository
+from smartpay.cards.schemas import (
+    PaymentMethodCreate,
+    PaymentMethodList,
+    PaymentMethodUpdate,
+)
+from smartpay.cards.validation import validate_card
+from smartpay.customers import service as customers
+from smartpay.errors import InvalidRequest, MissingParameter, ResourceMissing
+from smartpay.kit.clock import now
+from smartpay.kit.db import Session
+from smartpay.kit.ids import new_id
+from smartpay.kit.pagination import Page
+from smartpay.kit.params import merge_metadata
+from smartpay.vault.cvc import CvcStore
+from smartpay.vault.service import Vault
+
+
+def cvc_key(payment_method_id: str) -> str:
+    return f"cvc:{payment_method_id}"
+
+
+async def create(
+    session: Session,
+    merchant_id: str,
+    params: PaymentMethodCreate,
+    *,
+    vault: Vault,
+    cvc_store: CvcStore,
+    cvc_ttl_seconds: int,
+) -> sa.Row[Any]:
+    card = validate_card(
+        params.card.number, params.card.exp_month, params.card.exp_year, params.card.cvc
+    )
+    if params.customer is not None:
+        await customers.get(session, merchant_id, params.customer, param="customer")
+    billing = params.billing_details.model_dump() if params.billing_details else {}
+    token = await vault.store_card(session, merchant_id, card, billing.get("name"))
+    payment_method_id = new_id("pm")
+    await repository.insert(
+        session,
+        id=payment_method_id,
+        merchant_id=merchant_id,
+        customer_id=params.customer,
+        type="card",
+        vault_token=token,
+        brand=card.brand,
+        last4=card.last4,
+        exp_month=card.exp_month,
+        exp_year=card.exp_year,
+        funding=card.funding,
+        fingerprint=vault.fingerprint(merchant_id, card.number),
+        billing_details=billing,
+        metadata=merge_metadata({}, params.metadata),
+        created=now(),
+    )
+    if card.cvc:
+        await cvc_store.put(cvc_key(payment_method_id), card.cvc, cvc_ttl_seconds)
+    return await get(session, merchant_id, payment_method_id)
+
+
+async def get(session: Session, merchant_id: str, payment_method_id: str) -> sa.Row[Any]:
+    row = await repository.get(session, merchant_id, payment_method_id)
+    if row is None:
+        raise ResourceMissing(
+            f"No such PaymentMethod: '{payment_method_id}'", param="payment_method"
+        )
+    return row
+
+
+async def update(
+    session: Session, merchant_id: str, payment_method_id: str, params: PaymentMethodUpdate
+) -> sa.Row[Any]:
+    row = await get(session, merchant_id, payment_method_id)
+    changes: dict[str, Any] = {}
+    if params.billing_details is not None:
+        changes["billing_details"] = params.billing_details.model_dump()
+    if params.metadata is not None:
+        changes["metadata"] = merge_metadata(row.metadata or {}, params.metadata)
+    if changes:
+        await repository.update(session, payment_method_id, **changes)
+    return await get(session, merchant_id, payment_method_id)
+
+
+async def attach(
+    session: Session, merchant_id: str, payment_method_id: str, customer_id: str
+) -> sa.Row[Any]:
+    row = await get(session, merchant_id, payment_method_id)
+    await customers.get(session, merchant_id, customer_id, param="customer")
+    if row.customer_id is not None and row.customer_id != customer_id:
+        raise InvalidRequest(
+            "This PaymentMethod is already attached to another customer. Detach it first.",
+            param="customer",
+            code="payment_method_unexpected_state",
+        )
+    await repository.update(session, payment_method_id, customer_id=customer_id)
+    return await get(session, merchant_id, payment_method_id)
+
+
+async def detach(session: Session, merchant_id: str, payment_method_id: str) -> sa.Row[Any]:
+    row = await get(session, merchant_id, payment_method_id)
+    if row.customer_id is None:
+        raise InvalidRequest(
+            "The payment method you provided is not attached to a customer so detachment "
+            "is impossible.",
+            code="payment_method_unexpected_state",
+        )
+    await repository.update(session, payment_method_id, customer_id=None)
+    return await get(session, merchant_id, payment_method_id)
+
+
+async def list_for_customer(session: Session, merchant_id: str, params: PaymentMethodList) -> Page:
+    if params.customer is None:
+        raise MissingParameter(
+            "Missing required param: customer. List payment methods per customer.",
+            param="customer",
+        )
+    await customers.get(session, merchant_id, params.customer, param="customer")
+    return await repository.page_for_customer(session, merchant_id, params.customer, params)

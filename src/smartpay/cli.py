@@ -1,0 +1,221 @@
+"""The ``smartpay`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from smartpay.config import Settings
+from smartpay.kit.redaction import configure_logging
+
+app = typer.Typer(help="SmartPay: self-hostable, Stripe-compatible payments.", no_args_is_help=True)
+merchants_app = typer.Typer(help="Merchants and their API keys.", no_args_is_help=True)
+vault_app = typer.Typer(help="The card vault's keys.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
+app.add_typer(merchants_app, name="merchants")
+app.add_typer(vault_app, name="vault")
+app.add_typer(ledger_app, name="ledger")
+
+console = Console()
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _run(work: Callable[[Any], Awaitable[T]]) -> T:
+    """Build the platform, run ``work(platform)``, close it."""
+    from smartpay.platform import build_platform
+
+    async def main() -> T:
+        platform = build_platform(_settings())
+        try:
+            return await work(platform)
+        finally:
+            await platform.close()
+
+    return asyncio.run(main())
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema to the latest version."""
+    from smartpay.kit.migrations import upgrade
+    from smartpay.platform import ensure_data_dir
+
+    settings = _settings()
+    ensure_data_dir(settings)
+    with console.status("Migrating the database…"):
+        upgrade(settings.resolved_database_url)
+    console.print(f"[green]Database is up to date[/green] ({_display_url(settings)}).")
+
+
+def _display_url(settings: Settings) -> str:
+    url = settings.resolved_database_url
+    if "@" in url:  # hide credentials
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+async def _ensure_demo_merchant(settings: Settings) -> None:
+    """First start: create a demo merchant and keep its keys in a 0600 file."""
+    from smartpay.merchants.service import create_merchant
+    from smartpay.platform import build_platform
+
+    path = settings.demo_keys_path
+    if not path.exists():
+        platform = build_platform(settings)
+        try:
+            async with platform.database.transaction() as session:
+                keys = await create_merchant(session, "Demo merchant")
+        finally:
+            await platform.close()
+        payload = {
+            "merchant_id": keys.merchant_id,
+            "secret_key": keys.secret_key,
+            "publishable_key": keys.publishable_key,
+        }
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(payload, handle, indent=2)
+    keys_shown = json.loads(path.read_text())
+    console.print(
+        f"[bold]Demo merchant[/bold] {keys_shown['merchant_id']}\n"
+        f"  secret key:      [cyan]{keys_shown['secret_key']}[/cyan]\n"
+        f"  publishable key: [cyan]{keys_shown['publishable_key']}[/cyan]\n"
+        f"  (kept in {path}, mode 0600)"
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind.")] = None,
+    workers: Annotated[int, typer.Option(help="Server processes.", min=1)] = 1,
+    migrate_first: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="Upgrade the schema before serving.")
+    ] = True,
+) -> None:
+    """Start the API (and, in the embedded default, the worker)."""
+    import uvicorn
+
+    settings = _settings()
+    if migrate_first:
+        migrate()
+    if settings.create_demo_merchant:
+        asyncio.run(_ensure_demo_merchant(settings))
+    bind_host = host or settings.host
+    bind_port = port or settings.port
+    console.print(
+        f"SmartPay listening on [bold]http://{bind_host}:{bind_port}[/bold] (docs at /docs)"
+    )
+    uvicorn.run(
+        "smartpay.app:create_app",
+        factory=True,
+        host=bind_host,
+        port=bind_port,
+        workers=workers,
+        log_level=settings.log_level,
+        access_log=False,
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Run background jobs: resolve unknown attempts, settle matured funds."""
+    from smartpay import worker as worker_module
+
+    configure_logging(_settings().log_level)
+
+    async def work(platform: Any) -> None:
+        stop = asyncio.Event()
+        console.print("Worker running. Ctrl-C to stop.")
+        await worker_module.run_forever(platform, stop)
+
+    try:
+        _run(work)
+    except KeyboardInterrupt:
+        console.print("Worker stopped.")
+
+
+@merchants_app.command("create")
+def merchants_create(name: Annotated[str, typer.Argument(help="The merchant's name.")]) -> None:
+    """Create a merchant and print its keys (shown once: only hashes are stored)."""
+    from smartpay.merchants.service import create_merchant
+
+    async def work(platform: Any) -> Any:
+        async with platform.database.transaction() as session:
+            return await create_merchant(session, name)
+
+    keys = _run(work)
+    console.print(f"Merchant [bold]{keys.name}[/bold] ({keys.merchant_id})")
+    console.print(f"  secret key:      [cyan]{keys.secret_key}[/cyan]")
+    console.print(f"  publishable key: [cyan]{keys.publishable_key}[/cyan]")
+    console.print("Store these now: SmartPay keeps only their hashes.")
+
+
+@vault_app.command("rotate")
+def vault_rotate() -> None:
+    """Add a new key version and re-wrap every card's data key under it."""
+
+    async def work(platform: Any) -> int:
+        count: int = await platform.vault.rotate_keys(platform.database)
+        return count
+
+    count = _run(work)
+    console.print(f"[green]Rotated[/green]: {count} card records re-wrapped under the new key.")
+
+
+@app.command()
+def reconcile(
+    as_json: Annotated[bool, typer.Option("--json", help="Print mismatches as JSON.")] = False,
+) -> None:
+    """Compare SmartPay's attempts with each processor's records; list every mismatch."""
+    from smartpay.payments.reconcile import reconcile as run_reconcile
+
+    async def work(platform: Any) -> Any:
+        return await run_reconcile(platform.database, platform.connectors)
+
+    mismatches = _run(work)
+    if as_json:
+        typer.echo(json.dumps([dataclasses.asdict(m) for m in mismatches]))
+    elif not mismatches:
+        console.print("[green]No mismatches[/green]: SmartPay and the processors agree.")
+    else:
+        table = Table("processor", "idempotency key", "problem", title="Mismatches")
+        for m in mismatches:
+            table.add_row(m.processor, m.idempotency_key, m.problem)
+        console.print(table)
+    raise typer.Exit(code=1 if mismatches else 0)
+
+
+@ledger_app.command("verify")
+def ledger_verify() -> None:
+    """Check that debits equal credits in every currency and every balance matches."""
+    from smartpay.ledger import service as ledger
+
+    async def work(platform: Any) -> list[str]:
+        async with platform.database.transaction() as session:
+            problems: list[str] = await ledger.verify(session)
+            return problems
+
+    problems = _run(work)
+    if problems:
+        for problem in problems:
+            console.print(f"[red]✗[/red] {problem}")
+        raise typer.Exit(code=1)
+    console.print("[green]Ledger balanced[/green]: debits equal credits in every currency.")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,96 @@
+"""One Settings class. Every value comes from a ``SMARTPAY_*`` environment variable.
+
+Nothing here is read at import time: ``Settings()`` is built by ``create_app()`` or the
+CLI and passed down explicitly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SMARTPAY_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path(".smartpay"),
+        description="Directory holding all local state: SQLite file, keyring, demo keys.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL. Default: SQLite file smartpay.db in the data directory. "
+        "PostgreSQL: postgresql+asyncpg://user@host/db",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL. When set, CVCs awaiting first authorization are kept there "
+        "(encrypted, short TTL) so several API processes can share them.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `smartpay serve` binds.")
+    port: int = Field(default=8000, description="Port `smartpay serve` binds.")
+    log_level: str = Field(default="info", description="Python logging level.")
+
+    keyring_path: Path | None = Field(
+        default=None, description="Local keyring file. Default: keyring.json in the data directory."
+    )
+    cvc_ttl_seconds: int = Field(
+        default=600,
+        description="How long a CVC waits for its first authorization before it is wiped.",
+    )
+
+    processors: str = Field(
+        default="sandbox",
+        description="Comma-separated processor names to enable, e.g. 'sandbox,sandbox_eu'. "
+        "Each sandbox profile is configured by SMARTPAY_SANDBOX_PROFILES.",
+    )
+    sandbox_profiles: str = Field(
+        default="",
+        description="JSON object of sandbox profiles: {name: {latency_ms, failure_rate, "
+        "timeout_rate, fee_basis_points, fee_fixed, seed}}. Empty: one profile 'sandbox' "
+        "with defaults (no latency or failures, 2.9% + 30).",
+    )
+    processor_timeout_seconds: float = Field(
+        default=10.0, description="A processor call taking longer leaves the attempt unknown."
+    )
+
+    settlement_delay_days: int = Field(
+        default=2,
+        description="Days after capture before funds move from pending to available.",
+    )
+    idempotency_ttl_hours: int = Field(
+        default=24, description="How long an Idempotency-Key and its response are kept."
+    )
+    max_body_bytes: int = Field(
+        default=1_000_000, description="Requests with larger bodies are refused with 413."
+    )
+    janitor_interval_seconds: float = Field(
+        default=5.0, description="How often the worker resolves attempts left unknown."
+    )
+    run_worker_in_process: bool = Field(
+        default=True,
+        description="`smartpay serve` also runs the worker loop (the embedded default).",
+    )
+    create_demo_merchant: bool = Field(
+        default=True, description="On first start, create a demo merchant and show its keys."
+    )
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'smartpay.db').resolve()}"
+
+    @property
+    def resolved_keyring_path(self) -> Path:
+        return self.keyring_path or self.data_dir / "keyring.json"
+
+    @property
+    def demo_keys_path(self) -> Path:
+        return self.data_dir / "demo_keys.json"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")

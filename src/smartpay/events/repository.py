@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from smartpay.events.models import events
+from smartpay.events.schemas import EventList
+from smartpay.kit.db import Session
+from smartpay.kit.pagination import Page, created_clauses, fetch_page
+
+
+async def insert_many(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(sa.insert(events), rows)
+
+
+async def get(session: Session, merchant_id: str, event_id: str) -> sa.Row[Any] | None:
+    query = sa.select(events).where(events.c.id == event_id, events.c.merchant_id == merchant_id)
+    return (await session.execute(query)).first()
+
+
+async def page(session: Session, merchant_id: str, params: EventList) -> Page:
+    where = [events.c.merchant_id == merchant_id]
+    if params.type:
+        if params.type.endswith(".*"):
+            where.append(events.c.type.startswith(params.type[:-1]))
+        else:
+            where.append(events.c.type == params.type)
+    if params.types:
+        where.append(events.c.type.in_(params.types))
+    where.extend(created_clauses(events.c.created, params.created))
+    return await fetch_page(session, events, params, where)

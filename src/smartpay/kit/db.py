@@ -1,0 +1,102 @@
+"""Database plumbing: the metadata every domain's tables register on, the engine, and
+the unit of work.
+
+Repositories issue SQLAlchemy Core statements on a ``Session`` (an ``AsyncConnection``).
+Services receive the session and never commit: ``Database.transaction()`` commits once
+when the unit of work ends, or rolls back on error.
+
+SQLite allows one writer at a time. Rather than let concurrent transactions fail with
+"database is locked", SQLite transactions start with ``BEGIN IMMEDIATE`` and are
+serialised in-process by a lock; ``busy_timeout`` covers other processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+Session = AsyncConnection
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+# An auto-incrementing 64-bit key; SQLite only auto-increments a column typed INTEGER.
+BigIntPK = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+# How long a SQLite connection waits for another process's write lock before failing.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control from the driver so BEGIN IMMEDIATE below is ours.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """The engine and the one way to open a unit of work."""
+
+    def __init__(self, url: str, *, pool_size: int = 20, echo: bool = False) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            self.engine = create_async_engine(url, echo=echo)
+            _configure_sqlite(self.engine)
+        else:
+            self.engine = create_async_engine(
+                url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            )
+        # SQLite has one writer: queue our own transactions instead of racing for the lock.
+        self._sqlite_lock = asyncio.Lock() if self.is_sqlite else None
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Session]:
+        if self._sqlite_lock is not None:
+            async with self._sqlite_lock, self.engine.begin() as conn:
+                yield conn
+        else:
+            async with self.engine.begin() as conn:
+                yield conn
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def insert_if_absent(
+    session: Session, table: sa.Table, values: dict[str, Any] | list[dict[str, Any]]
+) -> Any:
+    """An INSERT that silently skips rows whose primary or unique key already exists
+    (``ON CONFLICT DO NOTHING`` on both PostgreSQL and SQLite). ``rowcount`` tells how
+    many rows were new. On PostgreSQL a conflicting insert still in flight in another
+    transaction makes this wait for it, which is what makes claims race-safe."""
+    if session.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).values(values).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).values(values).on_conflict_do_nothing()

@@ -1,0 +1,70 @@
+"""Authentication as Stripe does it: ``Authorization: Bearer sk_…`` or HTTP basic auth
+with the key as the user name. A publishable key may only create payment methods."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from fastapi import Request
+
+from smartpay.errors import AuthenticationFailed, PermissionDenied
+from smartpay.merchants.models import KeyKind
+from smartpay.merchants.service import KeyResolver, MerchantContext
+
+MAX_KEY_LENGTH = 200
+
+
+def extract_key(authorization: str | None) -> str:
+    if not authorization:
+        raise AuthenticationFailed(
+            "You did not provide an API key. Provide it in the Authorization header, using "
+            "Bearer auth (Authorization: Bearer YOUR_SECRET_KEY) or basic auth with the key "
+            "as the user name.",
+            code="api_key_missing",
+        )
+    scheme, _, credentials = authorization.strip().partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() == "bearer":
+        key = credentials
+    elif scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise AuthenticationFailed(
+                "Invalid basic auth credentials: the user name must be your API key."
+            ) from None
+        key = decoded.split(":", 1)[0]
+    else:
+        raise AuthenticationFailed(
+            "Invalid Authorization header: use 'Bearer YOUR_SECRET_KEY' or basic auth."
+        )
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise AuthenticationFailed("Invalid API Key provided.")
+    return key
+
+
+def masked(key: str) -> str:
+    return f"{key[:8]}{'*' * 12}{key[-4:]}" if len(key) > 12 else "****"
+
+
+async def authenticate(request: Request, *, allow_publishable: bool) -> MerchantContext:
+    key = extract_key(request.headers.get("authorization"))
+    resolver: KeyResolver = request.app.state.key_resolver
+    async with request.app.state.database.transaction() as session:
+        context = await resolver.resolve(session, key)
+    if context is None:
+        raise AuthenticationFailed(f"Invalid API Key provided: {masked(key)}")
+    if context.key_kind is KeyKind.PUBLISHABLE and not allow_publishable:
+        raise PermissionDenied(
+            "This API call cannot be made with a publishable API key. Please use a secret API key."
+        )
+    return context
+
+
+async def secret_key_auth(request: Request) -> MerchantContext:
+    return await authenticate(request, allow_publishable=False)
+
+
+async def any_key_auth(request: Request) -> MerchantContext:
+    return await authenticate(request, allow_publishable=True)

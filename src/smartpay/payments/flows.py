@@ -1,0 +1,1131 @@
+"""Multi-step payment work: confirm, capture, cancel and refund.
+
+Each flow is a sequence of recorded states, never one long transaction around a
+processor call:
+
+1. In one transaction: claim the Idempotency-Key, check and move the intent, and record
+   the attempt as ``pending`` (with the card decrypted into memory). Commit.
+2. Call the processor with an idempotency key derived from SmartPay's ids.
+3. In one transaction: apply the outcome (attempt, charge, intent, ledger, events, the
+   stored idempotent response). Commit.
+
+If the process dies between 1 and 3, the attempt stays ``pending``; a call that times
+out leaves it ``unknown``. The janitor (``resolve_open_attempts``) asks the processor
+what happened and applies it through the same functions as step 3. Outcomes are applied
+only by whoever moves the attempt out of its open status, so nothing is applied twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi.responses import Response
+
+from smartpay.cards.schemas import card_summary
+from smartpay.cards.service import cvc_key
+from smartpay.config import Settings
+from smartpay.connectors.base import (
+    AuthorizeRequest,
+    AuthorizeResult,
+    AuthOutcome,
+    OperationResult,
+    OperationStatus,
+    ProcessorRecord,
+    RecordStatus,
+)
+from smartpay.connectors.registry import ConnectorRegistry
+from smartpay.dependencies import WriteContext
+from smartpay.errors import (
+    CardError,
+    InvalidRequest,
+    InvalidState,
+    MissingParameter,
+    OutcomeUnknown,
+    ProcessorUnavailable,
+    ResourceMissing,
+)
+from smartpay.events.service import EventBatch
+from smartpay.kit import idempotency
+from smartpay.kit.api import json_bytes
+from smartpay.kit.clock import now
+from smartpay.kit.db import Database, Session
+from smartpay.kit.ids import new_id
+from smartpay.kit.money import check_amount
+from smartpay.kit.params import merge_metadata
+from smartpay.ledger import service as ledger
+from smartpay.payments import repository
+from smartpay.payments.models import (
+    AttemptStatus,
+    CaptureMethod,
+    ChargeStatus,
+    IntentStatus,
+    RefundStatus,
+)
+from smartpay.payments.schemas import (
+    PaymentIntentCancel,
+    PaymentIntentCapture,
+    PaymentIntentConfirm,
+    PaymentIntentCreate,
+    RefundCreate,
+    render_charge,
+    render_payment_intent,
+    render_refund,
+)
+from smartpay.payments.service import (
+    check_transition,
+    get_intent,
+    new_intent_values,
+    resolve_payment_method,
+)
+from smartpay.vault.cvc import CvcStore
+from smartpay.vault.service import Vault
+
+logger = logging.getLogger("smartpay.payments")
+
+OPEN_ATTEMPT = {AttemptStatus.PENDING.value, AttemptStatus.UNKNOWN.value}
+# A pending attempt older than the processor timeout plus this margin belongs to a
+# request that died; younger ones may still be in flight and are left alone.
+PENDING_GRACE_SECONDS = 5.0
+JANITOR_BATCH = 200
+
+
+@dataclass(slots=True)
+class _Authorization:
+    """What phase 1 hands to the processor call."""
+
+    intent_id: str
+    attempt_id: str
+    charge_id: str
+    processors: list[str]
+    request: AuthorizeRequest
+
+
+class PaymentFlows:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        settings: Settings,
+        vault: Vault,
+        cvc_store: CvcStore,
+        connectors: ConnectorRegistry,
+    ) -> None:
+        self.database = database
+        self.settings = settings
+        self.vault = vault
+        self.cvc_store = cvc_store
+        self.connectors = connectors
+
+    # ----------------------------------------------------------------- confirm
+
+    async def create_and_maybe_confirm(
+        self, ctx: WriteContext, params: PaymentIntentCreate
+    ) -> Response:
+        merchant_id = ctx.merchant.merchant_id
+
+        async def phase_one() -> Response | _Authorization:
+            async with self.database.transaction() as session:
+                replay = await ctx.claim(session)
+                if replay is not None:
+                    return replay
+                values = await new_intent_values(session, merchant_id, params)
+                await repository.insert_intent(session, **values)
+                events = EventBatch(merchant_id, ctx.idempotency_key)
+                intent = await get_intent(session, merchant_id, values["id"])
+                events.add("payment_intent.created", render_payment_intent(intent))
+                if not params.confirm:
+                    await events.flush(session)
+                    return await ctx.complete(session, 200, render_payment_intent(intent))
+                return await self._begin_authorization(
+                    session, ctx, intent, PaymentIntentConfirm(return_url=params.return_url), events
+                )
+
+        return await self._run_confirmation(ctx, phase_one)
+
+    async def confirm(
+        self, ctx: WriteContext, intent_id: str, params: PaymentIntentConfirm
+    ) -> Response:
+        merchant_id = ctx.merchant.merchant_id
+
+        async def phase_one() -> Response | _Authorization:
+            async with self.database.transaction() as session:
+                replay = await ctx.claim(session)
+                if replay is not None:
+                    return replay
+                intent = await get_intent(session, merchant_id, intent_id, for_update=True)
+                events = EventBatch(merchant_id, ctx.idempotency_key)
+                return await self._begin_authorization(session, ctx, intent, params, events)
+
+        return await self._run_confirmation(ctx, phase_one)
+
+    async def _run_confirmation(self, ctx: WriteContext, phase_one: Any) -> Response:
+        async def attempt() -> Response:
+            started = await phase_one()
+            if isinstance(started, Response):
+                return started
+            return await self._authorize(ctx, started)
+
+        return await ctx.retrying_conflicts(attempt)
+
+    async def _begin_authorization(
+        self,
+        session: Session,
+        ctx: WriteContext,
+        intent: Any,
+        params: PaymentIntentConfirm,
+        events: EventBatch,
+    ) -> _Authorization | Response:
+        merchant_id = ctx.merchant.merchant_id
+        if intent.status not in (
+            IntentStatus.REQUIRES_PAYMENT_METHOD,
+            IntentStatus.REQUIRES_CONFIRMATION,
+        ):
+            raise InvalidState(
+                f"You cannot confirm this PaymentIntent because it has a status of "
+                f"{intent.status}. Confirm a PaymentIntent whose status is "
+                "requires_payment_method or requires_confirmation.",
+                extra={"payment_intent": render_payment_intent(intent)},
+            )
+        payment_method_id = params.payment_method or intent.payment_method_id
+        if payment_method_id is None:
+            raise MissingParameter(
+                "You cannot confirm this PaymentIntent because it's missing a payment "
+                "method. Update it with a payment_method, or pass payment_method here.",
+                param="payment_method",
+            )
+        method = await resolve_payment_method(
+            session, merchant_id, payment_method_id, intent.customer_id
+        )
+        capture_method = params.capture_method or intent.capture_method
+        card = await self.vault.load_card(session, merchant_id, method.vault_token)
+        attempt_id = new_id("att")
+        charge_id = new_id("ch")
+        started = time.time()
+        capture = capture_method != CaptureMethod.MANUAL
+        processors = self.connectors.names
+        await repository.insert_charge(
+            session,
+            id=charge_id,
+            merchant_id=merchant_id,
+            payment_intent_id=intent.id,
+            payment_method_id=method.id,
+            customer_id=intent.customer_id,
+            amount=intent.amount,
+            amount_captured=0,
+            amount_refunded=0,
+            currency=intent.currency,
+            status=ChargeStatus.PENDING.value,
+            captured=False,
+            card=card_summary(method),
+            processor=processors[0],
+            fee=0,
+            description=intent.description,
+            metadata=intent.metadata or {},
+            created=int(started),
+        )
+        await repository.insert_attempt(
+            session,
+            id=attempt_id,
+            merchant_id=merchant_id,
+            payment_intent_id=intent.id,
+            charge_id=charge_id,
+            operation="authorize",
+            processor=processors[0],
+            idempotency_key=attempt_id,
+            amount=intent.amount,
+            currency=intent.currency,
+            capture=capture,
+            status=AttemptStatus.PENDING.value,
+            fee=0,
+            started_at=started,
+        )
+        check_transition(intent.status, IntentStatus.PROCESSING)
+        await repository.update_intent(
+            session,
+            intent.id,
+            status=IntentStatus.PROCESSING.value,
+            payment_method_id=method.id,
+            capture_method=capture_method,
+            latest_charge_id=charge_id,
+            last_payment_error=None,
+            receipt_email=params.receipt_email or intent.receipt_email,
+            return_url=params.return_url or intent.return_url,
+        )
+        if ctx.idempotency_key is not None:
+            await idempotency.attach_resource(
+                session, merchant_id=merchant_id, key=ctx.idempotency_key, resource_id=intent.id
+            )
+        await events.flush(session)
+        card.cvc = await self.cvc_store.take(cvc_key(method.id))
+        return _Authorization(
+            intent_id=intent.id,
+            attempt_id=attempt_id,
+            charge_id=charge_id,
+            processors=processors,
+            request=AuthorizeRequest(
+                idempotency_key=attempt_id,
+                merchant_id=merchant_id,
+                amount=intent.amount,
+                currency=intent.currency,
+                card=card,
+                capture=capture,
+                description=intent.description,
+            ),
+        )
+
+    async def _authorize(self, ctx: WriteContext, auth: _Authorization) -> Response:
+        """Call processors in order; fail over only when one certainly did nothing."""
+        attempt_id = auth.attempt_id
+        request = auth.request
+        try:
+            for index, processor in enumerate(auth.processors):
+                connector = self.connectors.get(processor)
+                try:
+                    result = await asyncio.wait_for(
+                        connector.authorize(request),
+                        timeout=self.settings.processor_timeout_seconds,
+                    )
+                except ProcessorUnavailable as exc:
+                    logger.warning(
+                        "processor %s unavailable for %s: %s", processor, attempt_id, exc
+                    )
+                    next_processor = (
+                        auth.processors[index + 1] if index + 1 < len(auth.processors) else None
+                    )
+                    attempt_id = await self._fail_over(
+                        auth.intent_id, attempt_id, auth.charge_id, next_processor
+                    )
+                    if next_processor is None:
+                        return await self._finish_unavailable(ctx, auth.intent_id)
+                    request = _with_key(request, attempt_id)
+                    continue
+                except (OutcomeUnknown, TimeoutError):
+                    return await self._finish_unknown(ctx, auth.intent_id, attempt_id)
+                return await self._finish_authorization(ctx, attempt_id, result)
+            raise AssertionError("unreachable: the processor list is never empty")
+        finally:
+            request.card.wipe()
+
+    async def _fail_over(
+        self, intent_id: str, attempt_id: str, charge_id: str, next_processor: str | None
+    ) -> str:
+        """Record the failed attempt and, if another processor remains, a new pending one."""
+        async with self.database.transaction() as session:
+            attempt = await repository.get_attempt(session, attempt_id)
+            assert attempt is not None
+            await repository.update_attempt(
+                session,
+                attempt_id,
+                status=AttemptStatus.FAILED.value,
+                error_code="processor_unavailable",
+                finished_at=time.time(),
+            )
+            if next_processor is None:
+                return attempt_id
+            new_attempt = new_id("att")
+            await repository.insert_attempt(
+                session,
+                **{
+                    **attempt._asdict(),
+                    "id": new_attempt,
+                    "idempotency_key": new_attempt,
+                    "processor": next_processor,
+                    "status": AttemptStatus.PENDING.value,
+                    "error_code": None,
+                    "started_at": time.time(),
+                    "finished_at": None,
+                },
+            )
+            await repository.update_charge(session, charge_id, processor=next_processor)
+            return new_attempt
+
+    async def _finish_authorization(
+        self, ctx: WriteContext | None, attempt_id: str, result: AuthorizeResult
+    ) -> Response:
+        async with self.database.transaction() as session:
+            attempt = await repository.get_attempt(session, attempt_id)
+            assert attempt is not None
+            status, body = await self.apply_authorization(session, attempt, result, ctx)
+            if ctx is not None:
+                return await ctx.complete(session, status, body)
+            return Response(json_bytes(body), status_code=status, media_type="application/json")
+
+    async def _finish_unknown(self, ctx: WriteContext, intent_id: str, attempt_id: str) -> Response:
+        async with self.database.transaction() as session:
+            await repository.claim_attempt(
+                session,
+                attempt_id,
+                {AttemptStatus.PENDING.value},
+                status=AttemptStatus.UNKNOWN.value,
+            )
+            intent = await get_intent(session, ctx.merchant.merchant_id, intent_id)
+            return await ctx.complete(session, 200, render_payment_intent(intent))
+
+    async def _finish_unavailable(self, ctx: WriteContext, intent_id: str) -> Response:
+        async with self.database.transaction() as session:
+            intent = await get_intent(session, ctx.merchant.merchant_id, intent_id)
+            await self._back_to_confirmation(session, intent)
+            intent = await get_intent(session, ctx.merchant.merchant_id, intent_id)
+            error = ProcessorUnavailable(
+                "No payment processor could be reached. Nothing was charged; confirm the "
+                "PaymentIntent again later.",
+                extra={"payment_intent": render_payment_intent(intent)},
+            )
+            return await ctx.complete(session, error.http_status, error.to_body())
+
+    async def _back_to_confirmation(self, session: Session, intent: Any) -> None:
+        check_transition(intent.status, IntentStatus.REQUIRES_CONFIRMATION)
+        await repository.update_intent(
+            session, intent.id, status=IntentStatus.REQUIRES_CONFIRMATION.value
+        )
+        if intent.latest_charge_id:
+            await repository.update_charge(
+                session,
+                intent.latest_charge_id,
+                status=ChargeStatus.FAILED.value,
+                failure_code="processor_unavailable",
+                failure_message="No payment processor could be reached.",
+            )
+
+    async def apply_authorization(
+        self,
+        session: Session,
+        attempt: Any,
+        result: AuthorizeResult | ProcessorRecord,
+        ctx: WriteContext | None = None,
+    ) -> tuple[int, dict[str, Any]]:
+        """Apply a processor's authorization outcome to attempt, charge, intent, ledger and
+        events. Returns the HTTP status and body the confirming request answers with."""
+        merchant_id = attempt.merchant_id
+        intent = await get_intent(session, merchant_id, attempt.payment_intent_id, for_update=True)
+        outcome = _outcome_of(result)
+        events = EventBatch(merchant_id, ctx.idempotency_key if ctx else None)
+        fee = result.fee
+        captured_amount = (
+            result.captured_amount
+            if isinstance(result, AuthorizeResult)
+            else (result.amount if attempt.capture else 0)
+        )
+        new_status = {
+            AuthOutcome.APPROVED: AttemptStatus.SUCCEEDED,
+            AuthOutcome.DECLINED: AttemptStatus.DECLINED,
+            AuthOutcome.REQUIRES_ACTION: AttemptStatus.REQUIRES_ACTION,
+        }[outcome]
+        expected = OPEN_ATTEMPT | {AttemptStatus.REQUIRES_ACTION.value}
+        if not await repository.claim_attempt(
+            session,
+            attempt.id,
+            expected,
+            status=new_status.value,
+            processor_reference=result.processor_reference,
+            decline_code=result.decline_code,
+            error_code=result.error_code,
+            fee=fee,
+            finished_at=time.time(),
+        ):
+            # Someone else applied it first: answer with the intent as it now stands.
+            return 200, render_payment_intent(intent)
+        charge_id = attempt.charge_id
+        if outcome is AuthOutcome.APPROVED:
+            charge_values: dict[str, Any] = {
+                "status": ChargeStatus.SUCCEEDED.value,
+                "processor_reference": result.processor_reference,
+                "outcome": _charge_outcome("authorized", None),
+            }
+            if attempt.capture:
+                txn_id = await ledger.record_capture(
+                    session,
+                    merchant_id=merchant_id,
+                    currency=attempt.currency,
+                    amount=captured_amount,
+                    fee=fee,
+                    reference_id=charge_id,
+                    available_on=now() + self.settings.settlement_delay_days * 86_400,
+                    release_hold=0,
+                )
+                charge_values.update(
+                    captured=True,
+                    amount_captured=captured_amount,
+                    fee=fee,
+                    balance_transaction_id=txn_id,
+                )
+                intent_values: dict[str, Any] = {
+                    "status": IntentStatus.SUCCEEDED.value,
+                    "amount_received": captured_amount,
+                    "amount_capturable": 0,
+                    "next_action": None,
+                }
+            else:
+                await ledger.record_authorization(
+                    session,
+                    merchant_id=merchant_id,
+                    currency=attempt.currency,
+                    amount=attempt.amount,
+                    reference_id=charge_id,
+                )
+                intent_values = {
+                    "status": IntentStatus.REQUIRES_CAPTURE.value,
+                    "amount_capturable": attempt.amount,
+                    "next_action": None,
+                }
+            check_transition(intent.status, IntentStatus(intent_values["status"]))
+            await repository.update_charge(session, charge_id, **charge_values)
+            await repository.update_intent(session, intent.id, **intent_values)
+            charge = await repository.get_charge(session, merchant_id, charge_id)
+            updated = await get_intent(session, merchant_id, intent.id)
+            events.add("charge.succeeded", render_charge(charge))
+            if attempt.capture:
+                events.add("charge.captured", render_charge(charge))
+                events.add("payment_intent.succeeded", render_payment_intent(updated))
+            else:
+                events.add(
+                    "payment_intent.amount_capturable_updated", render_payment_intent(updated)
+                )
+            await events.flush(session)
+            body = render_payment_intent(updated)
+            await self._complete_recovered_keys(session, intent.id, 200, body)
+            return 200, body
+        if outcome is AuthOutcome.REQUIRES_ACTION:
+            action_url = result.action_url if isinstance(result, AuthorizeResult) else None
+            action_url = action_url or f"/sandbox/3ds/{result.processor_reference}"
+            check_transition(intent.status, IntentStatus.REQUIRES_ACTION)
+            await repository.update_charge(
+                session, charge_id, processor_reference=result.processor_reference
+            )
+            await repository.update_intent(
+                session,
+                intent.id,
+                status=IntentStatus.REQUIRES_ACTION.value,
+                next_action={
+                    "type": "redirect_to_url",
+                    "redirect_to_url": {"url": action_url, "return_url": intent.return_url},
+                },
+            )
+            updated = await get_intent(session, merchant_id, intent.id)
+            events.add("payment_intent.requires_action", render_payment_intent(updated))
+            await events.flush(session)
+            body = render_payment_intent(updated)
+            await self._complete_recovered_keys(session, intent.id, 200, body)
+            return 200, body
+        # Declined.
+        code = result.error_code or "card_declined"
+        message = (
+            result.message if isinstance(result, AuthorizeResult) and result.message else None
+        ) or _decline_message(code, result.decline_code)
+        error = {
+            "type": "card_error",
+            "code": code,
+            "decline_code": result.decline_code,
+            "message": message,
+            "charge": charge_id,
+            "payment_method": {"id": intent.payment_method_id, "object": "payment_method"},
+        }
+        check_transition(intent.status, IntentStatus.REQUIRES_PAYMENT_METHOD)
+        await repository.update_charge(
+            session,
+            charge_id,
+            status=ChargeStatus.FAILED.value,
+            failure_code=code,
+            failure_message=message,
+            processor_reference=result.processor_reference,
+            outcome=_charge_outcome("issuer_declined", result.decline_code),
+        )
+        await repository.update_intent(
+            session,
+            intent.id,
+            status=IntentStatus.REQUIRES_PAYMENT_METHOD.value,
+            last_payment_error=error,
+            next_action=None,
+        )
+        charge = await repository.get_charge(session, merchant_id, charge_id)
+        updated = await get_intent(session, merchant_id, intent.id)
+        events.add("charge.failed", render_charge(charge))
+        events.add("payment_intent.payment_failed", render_payment_intent(updated))
+        await events.flush(session)
+        card_error = CardError(
+            message,
+            code=code,
+            decline_code=result.decline_code,
+            extra={"charge": charge_id, "payment_intent": render_payment_intent(updated)},
+        )
+        body = card_error.to_body()
+        await self._complete_recovered_keys(session, intent.id, card_error.http_status, body)
+        return card_error.http_status, body
+
+    async def _complete_recovered_keys(
+        self, session: Session, intent_id: str, status: int, body: dict[str, Any]
+    ) -> None:
+        """Keys left in progress by a request that died get this outcome as their answer."""
+        await idempotency.complete_for_resource(
+            session, resource_id=intent_id, status=status, body=json_bytes(body)
+        )
+
+    # ----------------------------------------------------------------- 3-D Secure
+
+    async def complete_challenge(self, processor_reference: str, succeed: bool) -> Any:
+        """The customer finished (or failed) a 3-D Secure challenge at the processor.
+        Returns the intent as it stands afterwards."""
+        async with self.database.transaction() as session:
+            attempt = await repository.find_attempt_by_reference(
+                session, processor_reference, "authorize"
+            )
+        if attempt is None:
+            raise ResourceMissing(
+                f"No authorization is waiting on challenge {processor_reference!r}."
+            )
+        connector = self.connectors.get(attempt.processor)
+        complete = getattr(connector, "complete_challenge", None)
+        if complete is None:
+            raise InvalidRequest(f"Processor {attempt.processor} has no test challenge page.")
+        record: ProcessorRecord = await complete(processor_reference, succeed)
+        async with self.database.transaction() as session:
+            if attempt.status == AttemptStatus.REQUIRES_ACTION.value:
+                await self.apply_authorization(session, attempt, record)
+            return await get_intent(session, attempt.merchant_id, attempt.payment_intent_id)
+
+    # ----------------------------------------------------------------- capture
+
+    async def capture(
+        self, ctx: WriteContext, intent_id: str, params: PaymentIntentCapture
+    ) -> Response:
+        merchant_id = ctx.merchant.merchant_id
+
+        async def attempt() -> Response:
+            async with self.database.transaction() as session:
+                replay = await ctx.claim(session)
+                if replay is not None:
+                    return replay
+                intent = await get_intent(session, merchant_id, intent_id, for_update=True)
+                if intent.status != IntentStatus.REQUIRES_CAPTURE:
+                    raise InvalidState(
+                        "This PaymentIntent could not be captured because it has a status of "
+                        f"{intent.status}. Only a PaymentIntent with status requires_capture "
+                        "can be captured.",
+                        extra={"payment_intent": render_payment_intent(intent)},
+                    )
+                if await repository.has_open_attempt(session, intent.id, "capture"):
+                    raise InvalidState("A capture of this PaymentIntent is already in progress.")
+                amount = params.amount_to_capture
+                if amount is None:
+                    amount = intent.amount_capturable
+                check_amount(amount, param="amount_to_capture")
+                if amount > intent.amount_capturable:
+                    raise InvalidRequest(
+                        f"The amount to capture ({amount}) is greater than the amount "
+                        f"capturable ({intent.amount_capturable}).",
+                        param="amount_to_capture",
+                        code="amount_too_large",
+                    )
+                authorization = await repository.successful_authorization(session, intent.id)
+                assert authorization is not None, "requires_capture implies an authorization"
+                capture_id = new_id("att")
+                await repository.insert_attempt(
+                    session,
+                    id=capture_id,
+                    merchant_id=merchant_id,
+                    payment_intent_id=intent.id,
+                    charge_id=authorization.charge_id,
+                    operation="capture",
+                    processor=authorization.processor,
+                    idempotency_key=f"{authorization.id}:capture",
+                    amount=amount,
+                    currency=intent.currency,
+                    capture=True,
+                    status=AttemptStatus.PENDING.value,
+                    fee=0,
+                    started_at=time.time(),
+                )
+                if params.metadata is not None:
+                    await repository.update_intent(
+                        session,
+                        intent.id,
+                        metadata=merge_metadata(intent.metadata, params.metadata),
+                    )
+                reference = authorization.processor_reference
+                processor = authorization.processor
+            connector = self.connectors.get(processor)
+            try:
+                result = await asyncio.wait_for(
+                    connector.capture(reference, amount, f"{authorization.id}:capture"),
+                    timeout=self.settings.processor_timeout_seconds,
+                )
+            except (OutcomeUnknown, TimeoutError):
+                await self._mark_unknown(capture_id)
+                raise OutcomeUnknown(
+                    "The processor did not answer the capture in time. SmartPay will resolve "
+                    "it automatically; retrying this request is safe."
+                ) from None
+            except ProcessorUnavailable:
+                await self._mark_failed(capture_id)
+                raise
+            async with self.database.transaction() as session:
+                capture_attempt = await repository.get_attempt(session, capture_id)
+                status, body = await self.apply_capture(session, capture_attempt, result)
+                return await ctx.complete(session, status, body)
+
+        return await ctx.retrying_conflicts(attempt)
+
+    async def apply_capture(
+        self, session: Session, attempt: Any, result: OperationResult | ProcessorRecord
+    ) -> tuple[int, dict[str, Any]]:
+        merchant_id = attempt.merchant_id
+        intent = await get_intent(session, merchant_id, attempt.payment_intent_id, for_update=True)
+        succeeded = _succeeded(result)
+        if not await repository.claim_attempt(
+            session,
+            attempt.id,
+            OPEN_ATTEMPT,
+            status=(AttemptStatus.SUCCEEDED if succeeded else AttemptStatus.FAILED).value,
+            processor_reference=result.processor_reference,
+            fee=result.fee,
+            error_code=None if succeeded else _failure_code(result),
+            finished_at=time.time(),
+        ):
+            return 200, render_payment_intent(intent)
+        if not succeeded:
+            error = InvalidRequest(
+                f"The processor refused the capture: {_failure_code(result)}.",
+                code=_failure_code(result),
+            )
+            return error.http_status, error.to_body()
+        amount = attempt.amount
+        txn_id = await ledger.record_capture(
+            session,
+            merchant_id=merchant_id,
+            currency=attempt.currency,
+            amount=amount,
+            fee=result.fee,
+            reference_id=attempt.charge_id,
+            available_on=now() + self.settings.settlement_delay_days * 86_400,
+            release_hold=intent.amount_capturable,
+        )
+        await repository.update_charge(
+            session,
+            attempt.charge_id,
+            captured=True,
+            amount_captured=amount,
+            fee=result.fee,
+            balance_transaction_id=txn_id,
+        )
+        check_transition(intent.status, IntentStatus.SUCCEEDED)
+        await repository.update_intent(
+            session,
+            intent.id,
+            status=IntentStatus.SUCCEEDED.value,
+            amount_received=amount,
+            amount_capturable=0,
+        )
+        charge = await repository.get_charge(session, merchant_id, attempt.charge_id)
+        updated = await get_intent(session, merchant_id, intent.id)
+        events = EventBatch(merchant_id)
+        events.add("charge.captured", render_charge(charge))
+        events.add("payment_intent.succeeded", render_payment_intent(updated))
+        await events.flush(session)
+        return 200, render_payment_intent(updated)
+
+    # ----------------------------------------------------------------- cancel
+
+    async def cancel(
+        self, ctx: WriteContext, intent_id: str, params: PaymentIntentCancel
+    ) -> Response:
+        merchant_id = ctx.merchant.merchant_id
+
+        async def attempt() -> Response:
+            async with self.database.transaction() as session:
+                replay = await ctx.claim(session)
+                if replay is not None:
+                    return replay
+                intent = await get_intent(session, merchant_id, intent_id, for_update=True)
+                cancellable = {
+                    IntentStatus.REQUIRES_PAYMENT_METHOD,
+                    IntentStatus.REQUIRES_CONFIRMATION,
+                    IntentStatus.REQUIRES_ACTION,
+                    IntentStatus.REQUIRES_CAPTURE,
+                }
+                if intent.status not in cancellable:
+                    raise InvalidState(
+                        "You cannot cancel this PaymentIntent because it has a status of "
+                        f"{intent.status}.",
+                        extra={"payment_intent": render_payment_intent(intent)},
+                    )
+                authorization = None
+                if intent.status == IntentStatus.REQUIRES_CAPTURE:
+                    if await repository.has_open_attempt(session, intent.id, "capture"):
+                        raise InvalidState("A capture of this PaymentIntent is in progress.")
+                    authorization = await repository.successful_authorization(session, intent.id)
+                if authorization is None:
+                    body = await self._mark_canceled(session, intent, params, release=0)
+                    return await ctx.complete(session, 200, body)
+            connector = self.connectors.get(authorization.processor)
+            # A void is safe to repeat: its key is derived from the authorization.
+            await asyncio.wait_for(
+                connector.void(authorization.processor_reference, f"{authorization.id}:void"),
+                timeout=self.settings.processor_timeout_seconds,
+            )
+            async with self.database.transaction() as session:
+                intent = await get_intent(session, merchant_id, intent_id, for_update=True)
+                if intent.status == IntentStatus.CANCELED:
+                    return await ctx.complete(session, 200, render_payment_intent(intent))
+                body = await self._mark_canceled(
+                    session, intent, params, release=intent.amount_capturable
+                )
+                return await ctx.complete(session, 200, body)
+
+        return await ctx.retrying_conflicts(attempt)
+
+    async def _mark_canceled(
+        self, session: Session, intent: Any, params: PaymentIntentCancel, release: int
+    ) -> dict[str, Any]:
+        check_transition(intent.status, IntentStatus.CANCELED)
+        if release:
+            await ledger.release_authorization(
+                session,
+                merchant_id=intent.merchant_id,
+                currency=intent.currency,
+                amount=release,
+                reference_id=intent.latest_charge_id,
+            )
+        await repository.update_intent(
+            session,
+            intent.id,
+            status=IntentStatus.CANCELED.value,
+            canceled_at=now(),
+            cancellation_reason=params.cancellation_reason,
+            amount_capturable=0,
+            next_action=None,
+        )
+        updated = await get_intent(session, intent.merchant_id, intent.id)
+        events = EventBatch(intent.merchant_id)
+        events.add("payment_intent.canceled", render_payment_intent(updated))
+        await events.flush(session)
+        return render_payment_intent(updated)
+
+    # ----------------------------------------------------------------- refunds
+
+    async def refund(self, ctx: WriteContext, params: RefundCreate) -> Response:
+        merchant_id = ctx.merchant.merchant_id
+
+        async def attempt() -> Response:
+            async with self.database.transaction() as session:
+                replay = await ctx.claim(session)
+                if replay is not None:
+                    return replay
+                charge = await self._refundable_charge(session, merchant_id, params)
+                already = charge.amount_refunded + await repository.pending_refund_total(
+                    session, charge.id
+                )
+                remaining = charge.amount_captured - already
+                amount = params.amount if params.amount is not None else remaining
+                check_amount(amount, param="amount")
+                if amount > remaining:
+                    raise InvalidRequest(
+                        f"Refund amount ({amount}) is greater than the unrefunded amount on "
+                        f"charge ({remaining}).",
+                        param="amount",
+                        code="amount_too_large",
+                    )
+                refund_id = new_id("re")
+                await repository.insert_refund(
+                    session,
+                    id=refund_id,
+                    merchant_id=merchant_id,
+                    charge_id=charge.id,
+                    payment_intent_id=charge.payment_intent_id,
+                    amount=amount,
+                    currency=charge.currency,
+                    status=RefundStatus.PENDING.value,
+                    reason=params.reason,
+                    metadata=merge_metadata({}, params.metadata),
+                    created=now(),
+                )
+                await repository.insert_attempt(
+                    session,
+                    id=refund_id,
+                    merchant_id=merchant_id,
+                    payment_intent_id=charge.payment_intent_id,
+                    charge_id=charge.id,
+                    operation="refund",
+                    processor=charge.processor,
+                    idempotency_key=refund_id,
+                    amount=amount,
+                    currency=charge.currency,
+                    capture=False,
+                    status=AttemptStatus.PENDING.value,
+                    fee=0,
+                    started_at=time.time(),
+                )
+                if ctx.idempotency_key is not None:
+                    await idempotency.attach_resource(
+                        session,
+                        merchant_id=merchant_id,
+                        key=ctx.idempotency_key,
+                        resource_id=refund_id,
+                    )
+                processor, reference = charge.processor, charge.processor_reference
+            connector = self.connectors.get(processor)
+            try:
+                result = await asyncio.wait_for(
+                    connector.refund(reference, amount, refund_id),
+                    timeout=self.settings.processor_timeout_seconds,
+                )
+            except (OutcomeUnknown, TimeoutError):
+                await self._mark_unknown(refund_id)
+                async with self.database.transaction() as session:
+                    row = await repository.get_refund(session, merchant_id, refund_id)
+                    return await ctx.complete(session, 200, render_refund(row))
+            except ProcessorUnavailable:
+                async with self.database.transaction() as session:
+                    await self._mark_failed(refund_id, session=session)
+                    await repository.update_refund(
+                        session,
+                        refund_id,
+                        status=RefundStatus.FAILED.value,
+                        failure_reason="processor_unavailable",
+                    )
+                raise
+            async with self.database.transaction() as session:
+                refund_attempt = await repository.get_attempt(session, refund_id)
+                status, body = await self.apply_refund(session, refund_attempt, result)
+                return await ctx.complete(session, status, body)
+
+        return await ctx.retrying_conflicts(attempt)
+
+    async def _refundable_charge(
+        self, session: Session, merchant_id: str, params: RefundCreate
+    ) -> Any:
+        if params.charge is None and params.payment_intent is None:
+            raise MissingParameter(
+                "Missing required param: charge or payment_intent.", param="charge"
+            )
+        charge_id = params.charge
+        if charge_id is None:
+            assert params.payment_intent is not None
+            intent = await get_intent(session, merchant_id, params.payment_intent)
+            if intent.status != IntentStatus.SUCCEEDED or intent.latest_charge_id is None:
+                raise InvalidState(
+                    "This PaymentIntent does not have a successful charge to refund.",
+                    param="payment_intent",
+                )
+            charge_id = intent.latest_charge_id
+        charge = await repository.get_charge(session, merchant_id, charge_id, for_update=True)
+        if charge is None:
+            raise ResourceMissing(f"No such charge: '{charge_id}'", param="charge")
+        if not charge.captured:
+            raise InvalidState(
+                "This charge has not been captured, so it cannot be refunded. Cancel the "
+                "PaymentIntent to release the authorization instead.",
+                param="charge",
+                code="charge_not_refundable",
+            )
+        return charge
+
+    async def apply_refund(
+        self, session: Session, attempt: Any, result: OperationResult | ProcessorRecord
+    ) -> tuple[int, dict[str, Any]]:
+        merchant_id = attempt.merchant_id
+        succeeded = _succeeded(result)
+        if not await repository.claim_attempt(
+            session,
+            attempt.id,
+            OPEN_ATTEMPT,
+            status=(AttemptStatus.SUCCEEDED if succeeded else AttemptStatus.FAILED).value,
+            processor_reference=result.processor_reference,
+            error_code=None if succeeded else _failure_code(result),
+            finished_at=time.time(),
+        ):
+            row = await repository.get_refund(session, merchant_id, attempt.id)
+            return 200, render_refund(row)
+        events = EventBatch(merchant_id)
+        if succeeded:
+            txn_id = await ledger.record_refund(
+                session,
+                merchant_id=merchant_id,
+                currency=attempt.currency,
+                amount=attempt.amount,
+                reference_id=attempt.id,
+            )
+            await repository.update_refund(
+                session,
+                attempt.id,
+                status=RefundStatus.SUCCEEDED.value,
+                processor_reference=result.processor_reference,
+                balance_transaction_id=txn_id,
+            )
+            await repository.add_refunded_amount(session, attempt.charge_id, attempt.amount)
+            charge = await repository.get_charge(session, merchant_id, attempt.charge_id)
+            events.add("charge.refunded", render_charge(charge))
+        else:
+            await repository.update_refund(
+                session,
+                attempt.id,
+                status=RefundStatus.FAILED.value,
+                failure_reason=_failure_code(result),
+            )
+        row = await repository.get_refund(session, merchant_id, attempt.id)
+        events.add("refund.created" if succeeded else "refund.failed", render_refund(row))
+        await events.flush(session)
+        body = render_refund(row)
+        await idempotency.complete_for_resource(
+            session, resource_id=attempt.id, status=200, body=json_bytes(body)
+        )
+        return 200, body
+
+    # ----------------------------------------------------------------- janitor
+
+    async def _mark_unknown(self, attempt_id: str) -> None:
+        async with self.database.transaction() as session:
+            await repository.claim_attempt(
+                session,
+                attempt_id,
+                {AttemptStatus.PENDING.value},
+                status=AttemptStatus.UNKNOWN.value,
+            )
+
+    async def _mark_failed(self, attempt_id: str, session: Session | None = None) -> None:
+        if session is None:
+            async with self.database.transaction() as own_session:
+                await self._mark_failed(attempt_id, own_session)
+            return
+        await repository.claim_attempt(
+            session,
+            attempt_id,
+            OPEN_ATTEMPT,
+            status=AttemptStatus.FAILED.value,
+            error_code="processor_unavailable",
+            finished_at=time.time(),
+        )
+
+    async def resolve_open_attempts(self) -> int:
+        """Ask the processor about every attempt left pending or unknown, and apply what
+        it says. An attempt the processor never saw failed: nothing happened there."""
+        cutoff = time.time() - self.settings.processor_timeout_seconds - PENDING_GRACE_SECONDS
+        async with self.database.transaction() as session:
+            open_attempts = await repository.attempts_to_resolve(session, cutoff, JANITOR_BATCH)
+        resolved = 0
+        for attempt in open_attempts:
+            try:
+                record = await self.connectors.get(attempt.processor).lookup(
+                    attempt.idempotency_key
+                )
+            except (ProcessorUnavailable, OutcomeUnknown, TimeoutError):
+                continue  # ask again on the next round
+            async with self.database.transaction() as session:
+                await self._resolve_one(session, attempt, record)
+            resolved += 1
+        return resolved
+
+    async def _resolve_one(
+        self, session: Session, attempt: Any, record: ProcessorRecord | None
+    ) -> None:
+        if record is not None and record.status in (
+            RecordStatus.APPROVED,
+            RecordStatus.DECLINED,
+            RecordStatus.PENDING_ACTION,
+            RecordStatus.SUCCEEDED,
+            RecordStatus.FAILED,
+        ):
+            if attempt.operation == "authorize":
+                await self.apply_authorization(session, attempt, record)
+            elif attempt.operation == "capture":
+                await self.apply_capture(session, attempt, record)
+            elif attempt.operation == "refund":
+                await self.apply_refund(session, attempt, record)
+            return
+        # The processor never saw it: the attempt failed and nothing moved.
+        if not await repository.claim_attempt(
+            session,
+            attempt.id,
+            OPEN_ATTEMPT,
+            status=AttemptStatus.FAILED.value,
+            error_code="not_received_by_processor",
+            finished_at=time.time(),
+        ):
+            return
+        intent = await get_intent(
+            session, attempt.merchant_id, attempt.payment_intent_id, for_update=True
+        )
+        if attempt.operation == "authorize" and intent.status == IntentStatus.PROCESSING:
+            await self._back_to_confirmation(session, intent)
+            updated = await get_intent(session, intent.merchant_id, intent.id)
+            await self._complete_recovered_keys(
+                session, intent.id, 200, render_payment_intent(updated)
+            )
+        elif attempt.operation == "refund":
+            await repository.update_refund(
+                session,
+                attempt.id,
+                status=RefundStatus.FAILED.value,
+                failure_reason="not_received_by_processor",
+            )
+
+
+def _with_key(request: AuthorizeRequest, key: str) -> AuthorizeRequest:
+    return AuthorizeRequest(
+        idempotency_key=key,
+        merchant_id=request.merchant_id,
+        amount=request.amount,
+        currency=request.currency,
+        card=request.card,
+        capture=request.capture,
+        description=request.description,
+    )
+
+
+def _outcome_of(result: AuthorizeResult | ProcessorRecord) -> AuthOutcome:
+    if isinstance(result, AuthorizeResult):
+        return result.outcome
+    return {
+        RecordStatus.APPROVED: AuthOutcome.APPROVED,
+        RecordStatus.SUCCEEDED: AuthOutcome.APPROVED,
+        RecordStatus.DECLINED: AuthOutcome.DECLINED,
+        RecordStatus.FAILED: AuthOutcome.DECLINED,
+        RecordStatus.PENDING_ACTION: AuthOutcome.REQUIRES_ACTION,
+    }[result.status]
+
+
+def _succeeded(result: OperationResult | ProcessorRecord) -> bool:
+    if isinstance(result, OperationResult):
+        return result.status is OperationStatus.SUCCEEDED
+    return result.status in (RecordStatus.SUCCEEDED, RecordStatus.APPROVED)
+
+
+def _failure_code(result: OperationResult | ProcessorRecord) -> str:
+    if isinstance(result, OperationResult):
+        return result.failure_code or "processor_declined"
+    return result.error_code or "processor_declined"
+
+
+def _charge_outcome(kind: str, decline_code: str | None) -> dict[str, Any]:
+    approved = kind == "authorized"
+    return {
+        "network_status": "approved_by_network" if approved else "declined_by_network",
+        "reason": decline_code,
+        "risk_level": "normal",
+        "seller_message": "Payment complete." if approved else "The bank declined the payment.",
+        "type": kind,
+    }
+
+
+_DECLINE_MESSAGES = {
+    "insufficient_funds": "Your card has insufficient funds.",
+    "lost_card": "Your card has been declined.",
+    "stolen_card": "Your card has been declined.",
+    "expired_card": "Your card has expired.",
+    "incorrect_cvc": "Your card's security code is incorrect.",
+    "processing_error": "An error occurred while processing your card. Try again in a little bit.",
+    "fraudulent": "Your card has been declined.",
+    "payment_intent_authentication_failure": (
+        "We are unable to authenticate your payment method. Please choose a different "
+        "payment method and try again."
+    ),
+}
+
+
+def _decline_message(code: str, decline_code: str | None) -> str:
+    return _DECLINE_MESSAGES.get(code) or _DECLINE_MESSAGES.get(
+        decline_code or "", "Your card was declined."
+    )
