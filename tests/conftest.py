@@ -136,12 +136,16 @@ async def database(database_url: str) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
+def settings(request: pytest.FixtureRequest, tmp_path: Path, database_url: str) -> Settings:
+    """Test settings; a test may override fields with ``@pytest.mark.settings(...)``."""
+    marker = request.node.get_closest_marker("settings")
+    overrides = marker.kwargs if marker else {}
     return Settings(
         data_dir=tmp_path / "data",
         database_url=database_url,
         run_worker_in_process=False,
         create_demo_merchant=False,
+        **overrides,
     )
 
 

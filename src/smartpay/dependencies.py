@@ -86,6 +86,25 @@ class WriteContext:
             )
         return Response(content=encoded, status_code=status, media_type="application/json")
 
+    async def attach(self, session: Session, resource_id: str) -> None:
+        """Name the object a multi-phase request works on (its recovery point)."""
+        if self.idempotency_key is not None:
+            await idempotency.attach_resource(
+                session,
+                merchant_id=self.merchant.merchant_id,
+                key=self.idempotency_key,
+                resource_id=resource_id,
+            )
+
+    async def release(self) -> None:
+        """Drop this request's claim after a failure that left nothing to replay."""
+        if self.idempotency_key is None:
+            return
+        async with self.database.transaction() as session:
+            await idempotency.release(
+                session, merchant_id=self.merchant.merchant_id, key=self.idempotency_key
+            )
+
     async def run(self, work: Callable[[Session], Awaitable[dict[str, Any]]]) -> Response:
         """Run a single-transaction write: claim, work, store the response, commit once."""
 

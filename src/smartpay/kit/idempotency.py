@@ -144,6 +144,18 @@ async def complete_for_resource(
     )
 
 
+async def release(session: Session, *, merchant_id: str, key: str) -> None:
+    """Forget an in-progress claim whose request failed before anything happened at the
+    processor, so a retry with the same key runs again instead of waiting on it."""
+    await session.execute(
+        sa.delete(idempotency_keys).where(
+            idempotency_keys.c.merchant_id == merchant_id,
+            idempotency_keys.c.key == key,
+            idempotency_keys.c.status == KeyStatus.IN_PROGRESS.value,
+        )
+    )
+
+
 async def purge_expired(session: Session, *, now: int, ttl_seconds: int) -> int:
     result = await session.execute(
         sa.delete(idempotency_keys).where(

@@ -255,10 +255,7 @@ class PaymentFlows:
             receipt_email=params.receipt_email or intent.receipt_email,
             return_url=params.return_url or intent.return_url,
         )
-        if ctx.idempotency_key is not None:
-            await idempotency.attach_resource(
-                session, merchant_id=merchant_id, key=ctx.idempotency_key, resource_id=intent.id
-            )
+        await ctx.attach(session, intent.id)
         await events.flush(session)
         card.cvc = await self.cvc_store.take(cvc_key(method.id))
         return _Authorization(
@@ -557,11 +554,12 @@ class PaymentFlows:
         return card_error.http_status, body
 
     async def _complete_recovered_keys(
-        self, session: Session, intent_id: str, status: int, body: dict[str, Any]
+        self, session: Session, resource_id: str, status: int, body: dict[str, Any]
     ) -> None:
-        """Keys left in progress by a request that died get this outcome as their answer."""
+        """Keys left in progress on this object by a request that died (or is waiting)
+        get this outcome as their answer."""
         await idempotency.complete_for_resource(
-            session, resource_id=intent_id, status=status, body=json_bytes(body)
+            session, resource_id=resource_id, status=status, body=json_bytes(body)
         )
 
     # ----------------------------------------------------------------- 3-D Secure
@@ -639,6 +637,7 @@ class PaymentFlows:
                     fee=0,
                     started_at=time.time(),
                 )
+                await ctx.attach(session, intent.id)
                 if params.metadata is not None:
                     await repository.update_intent(
                         session,
@@ -661,6 +660,7 @@ class PaymentFlows:
                 ) from None
             except ProcessorUnavailable:
                 await self._mark_failed(capture_id)
+                await ctx.release()
                 raise
             async with self.database.transaction() as session:
                 capture_attempt = await repository.get_attempt(session, capture_id)
@@ -725,7 +725,9 @@ class PaymentFlows:
         events.add("charge.captured", render_charge(charge))
         events.add("payment_intent.succeeded", render_payment_intent(updated))
         await events.flush(session)
-        return 200, render_payment_intent(updated)
+        body = render_payment_intent(updated)
+        await self._complete_recovered_keys(session, intent.id, 200, body)
+        return 200, body
 
     # ----------------------------------------------------------------- cancel
 
@@ -761,11 +763,19 @@ class PaymentFlows:
                     body = await self._mark_canceled(session, intent, params, release=0)
                     return await ctx.complete(session, 200, body)
             connector = self.connectors.get(authorization.processor)
-            # A void is safe to repeat: its key is derived from the authorization.
-            await asyncio.wait_for(
-                connector.void(authorization.processor_reference, f"{authorization.id}:void"),
-                timeout=self.settings.processor_timeout_seconds,
-            )
+            # A void is safe to repeat: its key is derived from the authorization. If the
+            # processor fails or does not answer, the hold stays and a retry voids again.
+            try:
+                await asyncio.wait_for(
+                    connector.void(authorization.processor_reference, f"{authorization.id}:void"),
+                    timeout=self.settings.processor_timeout_seconds,
+                )
+            except (ProcessorUnavailable, OutcomeUnknown, TimeoutError):
+                await ctx.release()
+                raise ProcessorUnavailable(
+                    "The processor did not confirm the release of the authorization. The "
+                    "PaymentIntent is still requires_capture; retrying the cancel is safe."
+                ) from None
             async with self.database.transaction() as session:
                 intent = await get_intent(session, merchant_id, intent_id, for_update=True)
                 if intent.status == IntentStatus.CANCELED:
@@ -858,13 +868,7 @@ class PaymentFlows:
                     fee=0,
                     started_at=time.time(),
                 )
-                if ctx.idempotency_key is not None:
-                    await idempotency.attach_resource(
-                        session,
-                        merchant_id=merchant_id,
-                        key=ctx.idempotency_key,
-                        resource_id=refund_id,
-                    )
+                await ctx.attach(session, refund_id)
                 processor, reference = charge.processor, charge.processor_reference
             connector = self.connectors.get(processor)
             try:
@@ -878,6 +882,7 @@ class PaymentFlows:
                     row = await repository.get_refund(session, merchant_id, refund_id)
                     return await ctx.complete(session, 200, render_refund(row))
             except ProcessorUnavailable:
+                await ctx.release()
                 async with self.database.transaction() as session:
                     await self._mark_failed(refund_id, session=session)
                     await repository.update_refund(
@@ -969,9 +974,7 @@ class PaymentFlows:
         events.add("refund.created" if succeeded else "refund.failed", render_refund(row))
         await events.flush(session)
         body = render_refund(row)
-        await idempotency.complete_for_resource(
-            session, resource_id=attempt.id, status=200, body=json_bytes(body)
-        )
+        await self._complete_recovered_keys(session, attempt.id, 200, body)
         return 200, body
 
     # ----------------------------------------------------------------- janitor
@@ -999,10 +1002,12 @@ class PaymentFlows:
             finished_at=time.time(),
         )
 
-    async def resolve_open_attempts(self) -> int:
+    async def resolve_open_attempts(self, *, now: float | None = None) -> int:
         """Ask the processor about every attempt left pending or unknown, and apply what
-        it says. An attempt the processor never saw failed: nothing happened there."""
-        cutoff = time.time() - self.settings.processor_timeout_seconds - PENDING_GRACE_SECONDS
+        it says. An attempt the processor never saw failed: nothing happened there.
+        ``now`` (unix seconds) is for tests that need pending attempts to look old."""
+        current = time.time() if now is None else now
+        cutoff = current - self.settings.processor_timeout_seconds - PENDING_GRACE_SECONDS
         async with self.database.transaction() as session:
             open_attempts = await repository.attempts_to_resolve(session, cutoff, JANITOR_BATCH)
         resolved = 0

@@ -29,6 +29,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from smartpay import errors
+from smartpay.cards.validation import luhn_valid
 from smartpay.config import Settings
 from smartpay.connectors.base import (
     AuthorizeRequest,
@@ -41,9 +42,10 @@ from smartpay.connectors.base import (
     RecordKind,
     RecordStatus,
 )
-from smartpay.connectors.sandbox.models import ChallengeStatus, sandbox_records
+from smartpay.connectors.sandbox import repository
+from smartpay.connectors.sandbox.models import ChallengeStatus
 from smartpay.kit import clock
-from smartpay.kit.db import Database, Session, insert_if_absent
+from smartpay.kit.db import Database, Session
 from smartpay.kit.ids import new_id
 from smartpay.kit.money import percentage_fee
 
@@ -240,24 +242,13 @@ AUTHENTICATION_FAILED_MESSAGE: Final = (
 )
 
 
-def _luhn_valid(number: str) -> bool:
-    if not (number.isascii() and number.isdigit()):
-        return False
-    if not PAN_MIN_LENGTH <= len(number) <= PAN_MAX_LENGTH:
-        return False
-    total = 0
-    for position, char in enumerate(reversed(number)):
-        digit = int(char)
-        if position % 2 == 1:
-            digit = digit * 2 - 9 if digit > 4 else digit * 2
-        total += digit
-    return total % 10 == 0
-
-
 def scenario_for(card: CardData, now: int) -> CardScenario:
     """The sandbox's answer for a card at unix time ``now``: invalid details first, then
     the test card table, then approval."""
-    if not _luhn_valid(card.number):
+    number = card.number
+    if not (number.isascii() and number.isdigit()) or not (
+        PAN_MIN_LENGTH <= len(number) <= PAN_MAX_LENGTH and luhn_valid(number)
+    ):
         return _INCORRECT_NUMBER
     if not 1 <= card.exp_month <= _MONTHS_PER_YEAR:
         return _INVALID_EXPIRY_MONTH
@@ -268,73 +259,7 @@ def scenario_for(card: CardData, now: int) -> CardScenario:
     return TEST_CARDS.get(card.number, _APPROVED)
 
 
-# ----------------------------------------------------------------------------- the books
-# Every SQL statement of the sandbox's books. Rows are keyed by (profile, idempotency key).
-
-
 _Row = sa.Row[Any]
-
-
-async def _find_by_key(session: Session, processor: str, key: str) -> _Row | None:
-    result = await session.execute(
-        sa.select(sandbox_records).where(
-            sandbox_records.c.processor == processor,
-            sandbox_records.c.idempotency_key == key,
-        )
-    )
-    return result.first()
-
-
-async def _find_by_reference(
-    session: Session, processor: str, reference: str, *, for_update: bool = False
-) -> _Row | None:
-    query = sa.select(sandbox_records).where(
-        sandbox_records.c.processor == processor,
-        sandbox_records.c.processor_reference == reference,
-    )
-    if for_update:
-        query = query.with_for_update()
-    return (await session.execute(query)).first()
-
-
-async def _insert_once(session: Session, values: dict[str, Any]) -> _Row:
-    """Insert unless the key exists, then return the key's row: ours, or the first one if a
-    concurrent call won (on PostgreSQL the insert waits for it to commit)."""
-    await session.execute(insert_if_absent(session, sandbox_records, values))
-    row = await _find_by_key(session, values["processor"], values["idempotency_key"])
-    assert row is not None, "a row just inserted or found on conflict must be readable"
-    return row
-
-
-async def _children_total(
-    session: Session, processor: str, parent: str, kind: RecordKind
-) -> tuple[int, int]:
-    """How many succeeded operations of a kind an authorization has, and their total."""
-    result = await session.execute(
-        sa.select(
-            sa.func.count(), sa.func.coalesce(sa.func.sum(sandbox_records.c.amount), 0)
-        ).where(
-            sandbox_records.c.processor == processor,
-            sandbox_records.c.parent_reference == parent,
-            sandbox_records.c.kind == kind.value,
-            sandbox_records.c.status == RecordStatus.SUCCEEDED.value,
-        )
-    )
-    count, total = result.one()
-    return int(count), int(total)
-
-
-async def _update_reference(
-    session: Session, processor: str, reference: str, **values: Any
-) -> None:
-    await session.execute(
-        sa.update(sandbox_records)
-        .where(
-            sandbox_records.c.processor == processor,
-            sandbox_records.c.processor_reference == reference,
-        )
-        .values(**values)
-    )
 
 
 def _to_record(row: _Row) -> ProcessorRecord:
@@ -436,9 +361,9 @@ class SandboxConnector:
             "created": now,
         }
         async with self._database.transaction() as session:
-            row = await _find_by_key(session, self.name, request.idempotency_key)
+            row = await repository.find_by_key(session, self.name, request.idempotency_key)
             if row is None:
-                row = await _insert_once(session, values)
+                row = await repository.insert_once(session, values)
         self._check_replay(row, RecordKind.AUTHORIZATION, None, request.amount, request.currency)
         self._lose_response(fault, "authorize", request.idempotency_key)
         return _authorize_result(row)
@@ -459,21 +384,13 @@ class SandboxConnector:
     async def lookup(self, idempotency_key: str) -> ProcessorRecord | None:
         await self._latency()
         async with self._database.transaction() as session:
-            row = await _find_by_key(session, self.name, idempotency_key)
+            row = await repository.find_by_key(session, self.name, idempotency_key)
         return None if row is None else _to_record(row)
 
     async def records(self, since: int = 0) -> list[ProcessorRecord]:
         await self._latency()
         async with self._database.transaction() as session:
-            result = await session.execute(
-                sa.select(sandbox_records)
-                .where(
-                    sandbox_records.c.processor == self.name,
-                    sandbox_records.c.created >= since,
-                )
-                .order_by(sandbox_records.c.id)
-            )
-            rows = result.all()
+            rows = await repository.list_records(session, self.name, since)
         return [_to_record(row) for row in rows]
 
     # -- 3-D Secure
@@ -487,7 +404,9 @@ class SandboxConnector:
         """
         await self._latency()
         async with self._database.transaction() as session:
-            row = await _find_by_reference(session, self.name, processor_reference, for_update=True)
+            row = await repository.find_by_reference(
+                session, self.name, processor_reference, for_update=True
+            )
             if row is None or row.kind != RecordKind.AUTHORIZATION.value:
                 raise errors.ResourceMissing(
                     f"No sandbox authorization {processor_reference!r} on {self.name}."
@@ -499,7 +418,7 @@ class SandboxConnector:
             if row.challenge_status == ChallengeStatus.PENDING.value:
                 if succeed:
                     captured = row.amount if row.capture_requested else 0
-                    await _update_reference(
+                    await repository.update_reference(
                         session,
                         self.name,
                         processor_reference,
@@ -509,7 +428,7 @@ class SandboxConnector:
                         fee=self.profile.fee(captured) if captured else 0,
                     )
                 else:
-                    await _update_reference(
+                    await repository.update_reference(
                         session,
                         self.name,
                         processor_reference,
@@ -518,7 +437,7 @@ class SandboxConnector:
                         error_code=AUTHENTICATION_FAILED_CODE,
                         message=AUTHENTICATION_FAILED_MESSAGE,
                     )
-                row = await _find_by_reference(session, self.name, processor_reference)
+                row = await repository.find_by_reference(session, self.name, processor_reference)
                 assert row is not None
         return _to_record(row)
 
@@ -578,10 +497,10 @@ class SandboxConnector:
     ) -> OperationResult:
         fault = await self._enter(kind.value, key)
         async with self._database.transaction() as session:
-            row = await _find_by_key(session, self.name, key)
+            row = await repository.find_by_key(session, self.name, key)
             if row is None:
                 # Lock the authorization: operations on it are decided one at a time.
-                parent = await _find_by_reference(
+                parent = await repository.find_by_reference(
                     session, self.name, parent_reference, for_update=True
                 )
                 if parent is None or parent.kind != RecordKind.AUTHORIZATION.value:
@@ -594,7 +513,7 @@ class SandboxConnector:
                         message=f"No such charge: '{parent_reference}'.",
                     )
                 # A concurrent call with the same key may have committed while we waited.
-                row = await _find_by_key(session, self.name, key)
+                row = await repository.find_by_key(session, self.name, key)
                 if row is None:
                     row = await self._decide(session, kind, parent, amount, key)
         self._check_replay(row, kind, parent_reference, amount, None)
@@ -634,10 +553,10 @@ class SandboxConnector:
             "message": refusal.message if refusal else None,
             "created": clock.now(),
         }
-        row = await _insert_once(session, values)
+        row = await repository.insert_once(session, values)
         won = row.processor_reference == values["processor_reference"]
         if won and kind is RecordKind.CAPTURE and refusal is None:
-            await _update_reference(session, self.name, reference, captured_amount=amount)
+            await repository.update_reference(session, self.name, reference, captured_amount=amount)
         return row
 
     async def _refuse_capture(self, session: Session, parent: _Row, amount: int) -> _Refusal | None:
@@ -663,7 +582,7 @@ class SandboxConnector:
                 "payment_intent_unexpected_state",
                 "This charge has not been captured, so there is nothing to refund.",
             )
-        _, refunded = await _children_total(
+        _, refunded = await repository.children_total(
             session, self.name, parent.processor_reference, RecordKind.REFUND
         )
         return _check_amount(amount, parent.captured_amount - refunded, "the amount left to refund")
@@ -675,7 +594,7 @@ class SandboxConnector:
                 "payment_intent_unexpected_state",
                 f"This authorization is {parent.status}, not approved.",
             )
-        voids, _ = await _children_total(
+        voids, _ = await repository.children_total(
             session, self.name, parent.processor_reference, RecordKind.VOID
         )
         if voids:
