@@ -28,11 +28,13 @@ def free_port() -> int:
 def server_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTPAY_")}
     env.update(
-        SMARTPAY_DATA_DIR=str(data_dir),
-        SMARTPAY_DATABASE_URL=database_url,
-        SMARTPAY_CREATE_DEMO_MERCHANT="false",
-        SMARTPAY_LOG_LEVEL="info",
-        **extra,
+        {
+            "SMARTPAY_DATA_DIR": str(data_dir),
+            "SMARTPAY_DATABASE_URL": database_url,
+            "SMARTPAY_CREATE_DEMO_MERCHANT": "false",
+            "SMARTPAY_LOG_LEVEL": "info",
+            **extra,
+        }
     )
     return env
 

@@ -10,7 +10,7 @@ from smartpay.kit.pagination import ListParams, Page, fetch_page
 
 
 async def insert(session: Session, **values: Any) -> None:
-    await session.execute(sa.insert(payment_methods).values(**values))
+    await session.execute(sa.insert(payment_methods), values)
 
 
 async def get(session: Session, merchant_id: str, payment_method_id: str) -> sa.Row[Any] | None:

@@ -11,7 +11,7 @@ from smartpay.kit.pagination import Page, created_clauses, fetch_page
 
 
 async def insert(session: Session, **values: Any) -> None:
-    await session.execute(sa.insert(customers).values(**values))
+    await session.execute(sa.insert(customers), values)
 
 
 async def get(session: Session, merchant_id: str, customer_id: str) -> sa.Row[Any] | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -87,16 +88,40 @@ class Database:
 
 
 def insert_if_absent(
-    session: Session, table: sa.Table, values: dict[str, Any] | list[dict[str, Any]]
+    session: Session,
+    table: sa.Table,
+    values: dict[str, Any] | list[dict[str, Any]] | None = None,
 ) -> Any:
     """An INSERT that silently skips rows whose primary or unique key already exists
     (``ON CONFLICT DO NOTHING`` on both PostgreSQL and SQLite). ``rowcount`` tells how
     many rows were new. On PostgreSQL a conflicting insert still in flight in another
-    transaction makes this wait for it, which is what makes claims race-safe."""
+    transaction makes this wait for it, which is what makes claims race-safe.
+
+    Without ``values`` the statement is constant: pass one row's parameters to
+    ``execute`` instead, which spares building and cache-keying a statement per call."""
+    statement: Any
     if session.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        return pg_insert(table).values(values).on_conflict_do_nothing()
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+        statement = pg_insert(table)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-    return sqlite_insert(table).values(values).on_conflict_do_nothing()
+        statement = sqlite_insert(table)
+    if values is not None:
+        statement = statement.values(values)
+    return statement.on_conflict_do_nothing()
+
+
+def snapshot(row: Any, **changes: Any) -> SimpleNamespace:
+    """An in-memory copy of a row (a ``Row``, a dict of the values just inserted, or
+    another snapshot) with ``changes`` applied: the state a unit of work has just written,
+    used to render responses and events without reading the rows back."""
+    if isinstance(row, dict):
+        base = dict(row)
+    elif hasattr(row, "_asdict"):
+        base = row._asdict()
+    else:
+        base = dict(vars(row))
+    base.update(changes)
+    return SimpleNamespace(**base)

@@ -51,8 +51,7 @@ def masked(key: str) -> str:
 async def authenticate(request: Request, *, allow_publishable: bool) -> MerchantContext:
     key = extract_key(request.headers.get("authorization"))
     resolver: KeyResolver = request.app.state.key_resolver
-    async with request.app.state.database.transaction() as session:
-        context = await resolver.resolve(session, key)
+    context = await resolver.resolve(request.app.state.database, key)
     if context is None:
         raise AuthenticationFailed(f"Invalid API Key provided: {masked(key)}")
     if context.key_kind is KeyKind.PUBLISHABLE and not allow_publishable:

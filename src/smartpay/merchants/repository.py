@@ -13,7 +13,7 @@ async def insert_merchant(session: Session, *, merchant_id: str, name: str, crea
 
 
 async def insert_key(session: Session, **values: Any) -> None:
-    await session.execute(sa.insert(api_keys).values(**values))
+    await session.execute(sa.insert(api_keys), values)
 
 
 async def find_by_key_hash(session: Session, key_hash: str) -> sa.Row[Any] | None:

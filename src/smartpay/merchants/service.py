@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 
 from smartpay.kit.clock import now
-from smartpay.kit.db import Session
+from smartpay.kit.db import Database, Session
 from smartpay.kit.ids import new_id, new_secret
 from smartpay.merchants import repository
 from smartpay.merchants.models import KeyKind
@@ -66,13 +66,15 @@ class KeyResolver:
     def __init__(self) -> None:
         self._cache: dict[str, tuple[float, MerchantContext | None]] = {}
 
-    async def resolve(self, session: Session, key: str) -> MerchantContext | None:
+    async def resolve(self, database: Database, key: str) -> MerchantContext | None:
+        """The caller behind ``key``; the database is asked only on a cache miss."""
         digest = hash_key(key)
         cached = self._cache.get(digest)
         monotonic = time.monotonic()
         if cached is not None and cached[0] > monotonic:
             return cached[1]
-        row = await repository.find_by_key_hash(session, digest)
+        async with database.transaction() as session:
+            row = await repository.find_by_key_hash(session, digest)
         context = MerchantContext(row.merchant_id, row.name, KeyKind(row.kind)) if row else None
         if len(self._cache) >= KEY_CACHE_MAX_ENTRIES:
             self._cache.clear()

@@ -52,7 +52,7 @@ from smartpay.events.service import EventBatch
 from smartpay.kit import idempotency
 from smartpay.kit.api import json_bytes
 from smartpay.kit.clock import now
-from smartpay.kit.db import Database, Session
+from smartpay.kit.db import Database, Session, snapshot
 from smartpay.kit.ids import new_id
 from smartpay.kit.money import check_amount
 from smartpay.kit.params import merge_metadata
@@ -97,9 +97,9 @@ JANITOR_BATCH = 200
 class _Authorization:
     """What phase 1 hands to the processor call."""
 
-    intent_id: str
-    attempt_id: str
-    charge_id: str
+    intent: Any  # snapshots of what phase one wrote, so phase three need not re-read
+    attempt: Any
+    charge: Any
     processors: list[str]
     request: AuthorizeRequest
 
@@ -132,16 +132,17 @@ class PaymentFlows:
                 replay = await ctx.claim(session)
                 if replay is not None:
                     return replay
-                values = await new_intent_values(session, merchant_id, params)
+                values, method = await new_intent_values(session, merchant_id, params)
                 await repository.insert_intent(session, **values)
                 events = EventBatch(merchant_id, ctx.idempotency_key)
-                intent = await get_intent(session, merchant_id, values["id"])
+                intent = snapshot(values)
                 events.add("payment_intent.created", render_payment_intent(intent))
                 if not params.confirm:
                     await events.flush(session)
                     return await ctx.complete(session, 200, render_payment_intent(intent))
+                confirm = PaymentIntentConfirm(return_url=params.return_url)
                 return await self._begin_authorization(
-                    session, ctx, intent, PaymentIntentConfirm(return_url=params.return_url), events
+                    session, ctx, intent, confirm, events, method=method
                 )
 
         return await self._run_confirmation(ctx, phase_one)
@@ -178,7 +179,11 @@ class PaymentFlows:
         intent: Any,
         params: PaymentIntentConfirm,
         events: EventBatch,
+        *,
+        method: Any = None,
     ) -> _Authorization | Response:
+        """Phase one of a confirmation. ``method`` is the payment method's row when the
+        caller already read it."""
         merchant_id = ctx.merchant.merchant_id
         if intent.status not in (
             IntentStatus.REQUIRES_PAYMENT_METHOD,
@@ -197,9 +202,10 @@ class PaymentFlows:
                 "method. Update it with a payment_method, or pass payment_method here.",
                 param="payment_method",
             )
-        method = await resolve_payment_method(
-            session, merchant_id, payment_method_id, intent.customer_id
-        )
+        if method is None or method.id != payment_method_id:
+            method = await resolve_payment_method(
+                session, merchant_id, payment_method_id, intent.customer_id
+            )
         capture_method = params.capture_method or intent.capture_method
         card = await self.vault.load_card(session, merchant_id, method.vault_token)
         attempt_id = new_id("att")
@@ -207,61 +213,69 @@ class PaymentFlows:
         started = time.time()
         capture = capture_method != CaptureMethod.MANUAL
         processors = self.connectors.names
-        await repository.insert_charge(
-            session,
-            id=charge_id,
-            merchant_id=merchant_id,
-            payment_intent_id=intent.id,
-            payment_method_id=method.id,
-            customer_id=intent.customer_id,
-            amount=intent.amount,
-            amount_captured=0,
-            amount_refunded=0,
-            currency=intent.currency,
-            status=ChargeStatus.PENDING.value,
-            captured=False,
-            card=card_summary(method),
-            processor=processors[0],
-            fee=0,
-            description=intent.description,
-            metadata=intent.metadata or {},
-            created=int(started),
-        )
-        await repository.insert_attempt(
-            session,
-            id=attempt_id,
-            merchant_id=merchant_id,
-            payment_intent_id=intent.id,
-            charge_id=charge_id,
-            operation="authorize",
-            processor=processors[0],
-            idempotency_key=attempt_id,
-            amount=intent.amount,
-            currency=intent.currency,
-            capture=capture,
-            status=AttemptStatus.PENDING.value,
-            fee=0,
-            started_at=started,
-        )
+        charge = {
+            "id": charge_id,
+            "merchant_id": merchant_id,
+            "payment_intent_id": intent.id,
+            "payment_method_id": method.id,
+            "customer_id": intent.customer_id,
+            "amount": intent.amount,
+            "amount_captured": 0,
+            "amount_refunded": 0,
+            "currency": intent.currency,
+            "status": ChargeStatus.PENDING.value,
+            "captured": False,
+            "failure_code": None,
+            "failure_message": None,
+            "outcome": None,
+            "card": card_summary(method),
+            "processor": processors[0],
+            "processor_reference": None,
+            "fee": 0,
+            "balance_transaction_id": None,
+            "description": intent.description,
+            "metadata": intent.metadata or {},
+            "created": int(started),
+        }
+        attempt = {
+            "id": attempt_id,
+            "merchant_id": merchant_id,
+            "payment_intent_id": intent.id,
+            "charge_id": charge_id,
+            "operation": "authorize",
+            "processor": processors[0],
+            "idempotency_key": attempt_id,
+            "amount": intent.amount,
+            "currency": intent.currency,
+            "capture": capture,
+            "status": AttemptStatus.PENDING.value,
+            "processor_reference": None,
+            "decline_code": None,
+            "error_code": None,
+            "fee": 0,
+            "started_at": started,
+            "finished_at": None,
+        }
+        await repository.insert_charge(session, **charge)
+        await repository.insert_attempt(session, **attempt)
         check_transition(intent.status, IntentStatus.PROCESSING)
-        await repository.update_intent(
-            session,
-            intent.id,
-            status=IntentStatus.PROCESSING.value,
-            payment_method_id=method.id,
-            capture_method=capture_method,
-            latest_charge_id=charge_id,
-            last_payment_error=None,
-            receipt_email=params.receipt_email or intent.receipt_email,
-            return_url=params.return_url or intent.return_url,
-        )
+        intent_changes = {
+            "status": IntentStatus.PROCESSING.value,
+            "payment_method_id": method.id,
+            "capture_method": capture_method,
+            "latest_charge_id": charge_id,
+            "last_payment_error": None,
+            "receipt_email": params.receipt_email or intent.receipt_email,
+            "return_url": params.return_url or intent.return_url,
+        }
+        await repository.update_intent(session, intent.id, **intent_changes)
         await ctx.attach(session, intent.id)
         await events.flush(session)
         card.cvc = await self.cvc_store.take(cvc_key(method.id))
         return _Authorization(
-            intent_id=intent.id,
-            attempt_id=attempt_id,
-            charge_id=charge_id,
+            intent=snapshot(intent, **intent_changes),
+            attempt=snapshot(attempt),
+            charge=snapshot(charge),
             processors=processors,
             request=AuthorizeRequest(
                 idempotency_key=attempt_id,
@@ -276,7 +290,7 @@ class PaymentFlows:
 
     async def _authorize(self, ctx: WriteContext, auth: _Authorization) -> Response:
         """Call processors in order; fail over only when one certainly did nothing."""
-        attempt_id = auth.attempt_id
+        attempt = auth.attempt
         request = auth.request
         try:
             for index, processor in enumerate(auth.processors):
@@ -288,68 +302,55 @@ class PaymentFlows:
                     )
                 except ProcessorUnavailable as exc:
                     logger.warning(
-                        "processor %s unavailable for %s: %s", processor, attempt_id, exc
+                        "processor %s unavailable for %s: %s", processor, attempt.id, exc
                     )
                     next_processor = (
                         auth.processors[index + 1] if index + 1 < len(auth.processors) else None
                     )
-                    attempt_id = await self._fail_over(
-                        auth.intent_id, attempt_id, auth.charge_id, next_processor
-                    )
+                    attempt = await self._fail_over(attempt, next_processor)
                     if next_processor is None:
-                        return await self._finish_unavailable(ctx, auth.intent_id)
-                    request = _with_key(request, attempt_id)
+                        return await self._finish_unavailable(ctx, auth.intent.id)
+                    auth.charge = snapshot(auth.charge, processor=next_processor)
+                    request = _with_key(request, attempt.id)
                     continue
                 except (OutcomeUnknown, TimeoutError):
-                    return await self._finish_unknown(ctx, auth.intent_id, attempt_id)
-                return await self._finish_authorization(ctx, attempt_id, result)
+                    return await self._finish_unknown(ctx, auth.intent.id, attempt.id)
+                async with self.database.transaction() as session:
+                    status, body = await self.apply_authorization(
+                        session, attempt, result, ctx, intent=auth.intent, charge=auth.charge
+                    )
+                    return await ctx.complete(session, status, body)
             raise AssertionError("unreachable: the processor list is never empty")
         finally:
             request.card.wipe()
 
-    async def _fail_over(
-        self, intent_id: str, attempt_id: str, charge_id: str, next_processor: str | None
-    ) -> str:
-        """Record the failed attempt and, if another processor remains, a new pending one."""
+    async def _fail_over(self, attempt: Any, next_processor: str | None) -> Any:
+        """Record the failed attempt and, if another processor remains, a new pending one,
+        which is returned."""
         async with self.database.transaction() as session:
-            attempt = await repository.get_attempt(session, attempt_id)
-            assert attempt is not None
             await repository.update_attempt(
                 session,
-                attempt_id,
+                attempt.id,
                 status=AttemptStatus.FAILED.value,
                 error_code="processor_unavailable",
                 finished_at=time.time(),
             )
             if next_processor is None:
-                return attempt_id
-            new_attempt = new_id("att")
-            await repository.insert_attempt(
-                session,
-                **{
-                    **attempt._asdict(),
-                    "id": new_attempt,
-                    "idempotency_key": new_attempt,
-                    "processor": next_processor,
-                    "status": AttemptStatus.PENDING.value,
-                    "error_code": None,
-                    "started_at": time.time(),
-                    "finished_at": None,
-                },
+                return attempt
+            new_attempt_id = new_id("att")
+            new_attempt = snapshot(
+                attempt,
+                id=new_attempt_id,
+                idempotency_key=new_attempt_id,
+                processor=next_processor,
+                status=AttemptStatus.PENDING.value,
+                error_code=None,
+                started_at=time.time(),
+                finished_at=None,
             )
-            await repository.update_charge(session, charge_id, processor=next_processor)
+            await repository.insert_attempt(session, **vars(new_attempt))
+            await repository.update_charge(session, attempt.charge_id, processor=next_processor)
             return new_attempt
-
-    async def _finish_authorization(
-        self, ctx: WriteContext | None, attempt_id: str, result: AuthorizeResult
-    ) -> Response:
-        async with self.database.transaction() as session:
-            attempt = await repository.get_attempt(session, attempt_id)
-            assert attempt is not None
-            status, body = await self.apply_authorization(session, attempt, result, ctx)
-            if ctx is not None:
-                return await ctx.complete(session, status, body)
-            return Response(json_bytes(body), status_code=status, media_type="application/json")
 
     async def _finish_unknown(self, ctx: WriteContext, intent_id: str, attempt_id: str) -> Response:
         async with self.database.transaction() as session:
@@ -394,11 +395,21 @@ class PaymentFlows:
         attempt: Any,
         result: AuthorizeResult | ProcessorRecord,
         ctx: WriteContext | None = None,
+        *,
+        intent: Any = None,
+        charge: Any = None,
     ) -> tuple[int, dict[str, Any]]:
         """Apply a processor's authorization outcome to attempt, charge, intent, ledger and
-        events. Returns the HTTP status and body the confirming request answers with."""
+        events. Returns the HTTP status and body the confirming request answers with.
+
+        The confirming request passes the ``intent`` and ``charge`` it wrote in phase one
+        (nothing else may change them while the attempt is open); the janitor and the
+        3-D Secure page pass neither, and they are read here."""
         merchant_id = attempt.merchant_id
-        intent = await get_intent(session, merchant_id, attempt.payment_intent_id, for_update=True)
+        if intent is None:
+            intent = await get_intent(
+                session, merchant_id, attempt.payment_intent_id, for_update=True
+            )
         outcome = _outcome_of(result)
         events = EventBatch(merchant_id, ctx.idempotency_key if ctx else None)
         fee = result.fee
@@ -425,8 +436,11 @@ class PaymentFlows:
             finished_at=time.time(),
         ):
             # Someone else applied it first: answer with the intent as it now stands.
-            return 200, render_payment_intent(intent)
+            current = await get_intent(session, merchant_id, attempt.payment_intent_id)
+            return 200, render_payment_intent(current)
         charge_id = attempt.charge_id
+        if charge is None:
+            charge = await repository.get_charge(session, merchant_id, charge_id)
         if outcome is AuthOutcome.APPROVED:
             charge_values: dict[str, Any] = {
                 "status": ChargeStatus.SUCCEEDED.value,
@@ -472,8 +486,8 @@ class PaymentFlows:
             check_transition(intent.status, IntentStatus(intent_values["status"]))
             await repository.update_charge(session, charge_id, **charge_values)
             await repository.update_intent(session, intent.id, **intent_values)
-            charge = await repository.get_charge(session, merchant_id, charge_id)
-            updated = await get_intent(session, merchant_id, intent.id)
+            charge = snapshot(charge, **charge_values)
+            updated = snapshot(intent, **intent_values)
             events.add("charge.succeeded", render_charge(charge))
             if attempt.capture:
                 events.add("charge.captured", render_charge(charge))
@@ -484,7 +498,8 @@ class PaymentFlows:
                 )
             await events.flush(session)
             body = render_payment_intent(updated)
-            await self._complete_recovered_keys(session, intent.id, 200, body)
+            if ctx is None:
+                await self._complete_recovered_keys(session, intent.id, 200, body)
             return 200, body
         if outcome is AuthOutcome.REQUIRES_ACTION:
             action_url = result.action_url if isinstance(result, AuthorizeResult) else None
@@ -493,20 +508,20 @@ class PaymentFlows:
             await repository.update_charge(
                 session, charge_id, processor_reference=result.processor_reference
             )
-            await repository.update_intent(
-                session,
-                intent.id,
-                status=IntentStatus.REQUIRES_ACTION.value,
-                next_action={
+            action_values = {
+                "status": IntentStatus.REQUIRES_ACTION.value,
+                "next_action": {
                     "type": "redirect_to_url",
                     "redirect_to_url": {"url": action_url, "return_url": intent.return_url},
                 },
-            )
-            updated = await get_intent(session, merchant_id, intent.id)
+            }
+            await repository.update_intent(session, intent.id, **action_values)
+            updated = snapshot(intent, **action_values)
             events.add("payment_intent.requires_action", render_payment_intent(updated))
             await events.flush(session)
             body = render_payment_intent(updated)
-            await self._complete_recovered_keys(session, intent.id, 200, body)
+            if ctx is None:
+                await self._complete_recovered_keys(session, intent.id, 200, body)
             return 200, body
         # Declined.
         code = result.error_code or "card_declined"
@@ -522,24 +537,22 @@ class PaymentFlows:
             "payment_method": {"id": intent.payment_method_id, "object": "payment_method"},
         }
         check_transition(intent.status, IntentStatus.REQUIRES_PAYMENT_METHOD)
-        await repository.update_charge(
-            session,
-            charge_id,
-            status=ChargeStatus.FAILED.value,
-            failure_code=code,
-            failure_message=message,
-            processor_reference=result.processor_reference,
-            outcome=_charge_outcome("issuer_declined", result.decline_code),
-        )
-        await repository.update_intent(
-            session,
-            intent.id,
-            status=IntentStatus.REQUIRES_PAYMENT_METHOD.value,
-            last_payment_error=error,
-            next_action=None,
-        )
-        charge = await repository.get_charge(session, merchant_id, charge_id)
-        updated = await get_intent(session, merchant_id, intent.id)
+        failed_charge = {
+            "status": ChargeStatus.FAILED.value,
+            "failure_code": code,
+            "failure_message": message,
+            "processor_reference": result.processor_reference,
+            "outcome": _charge_outcome("issuer_declined", result.decline_code),
+        }
+        declined_intent = {
+            "status": IntentStatus.REQUIRES_PAYMENT_METHOD.value,
+            "last_payment_error": error,
+            "next_action": None,
+        }
+        await repository.update_charge(session, charge_id, **failed_charge)
+        await repository.update_intent(session, intent.id, **declined_intent)
+        charge = snapshot(charge, **failed_charge)
+        updated = snapshot(intent, **declined_intent)
         events.add("charge.failed", render_charge(charge))
         events.add("payment_intent.payment_failed", render_payment_intent(updated))
         await events.flush(session)
@@ -550,7 +563,8 @@ class PaymentFlows:
             extra={"charge": charge_id, "payment_intent": render_payment_intent(updated)},
         )
         body = card_error.to_body()
-        await self._complete_recovered_keys(session, intent.id, card_error.http_status, body)
+        if ctx is None:
+            await self._complete_recovered_keys(session, intent.id, card_error.http_status, body)
         return card_error.http_status, body
 
     async def _complete_recovered_keys(

@@ -19,7 +19,7 @@ from smartpay.payments.models import (
 
 
 async def insert_intent(session: Session, **values: Any) -> None:
-    await session.execute(sa.insert(payment_intents).values(**values))
+    await session.execute(sa.insert(payment_intents), values)
 
 
 async def get_intent(
@@ -54,7 +54,7 @@ async def page_intents(
 
 
 async def insert_charge(session: Session, **values: Any) -> None:
-    await session.execute(sa.insert(charges).values(**values))
+    await session.execute(sa.insert(charges), values)
 
 
 async def get_charge(
@@ -99,7 +99,7 @@ async def page_charges(
 
 
 async def insert_attempt(session: Session, **values: Any) -> None:
-    await session.execute(sa.insert(payment_attempts).values(**values))
+    await session.execute(sa.insert(payment_attempts), values)
 
 
 async def get_attempt(session: Session, attempt_id: str) -> sa.Row[Any] | None:
@@ -184,7 +184,7 @@ async def has_open_attempt(session: Session, intent_id: str, operation: str) -> 
 
 
 async def insert_refund(session: Session, **values: Any) -> None:
-    await session.execute(sa.insert(refunds).values(**values))
+    await session.execute(sa.insert(refunds), values)
 
 
 async def get_refund(session: Session, merchant_id: str, refund_id: str) -> sa.Row[Any] | None:

@@ -62,13 +62,17 @@ async def resolve_payment_method(
 
 async def new_intent_values(
     session: Session, merchant_id: str, params: PaymentIntentCreate
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], sa.Row[Any] | None]:
+    """The new intent's column values, and its payment method's row if it has one."""
     amount = check_amount(params.amount)
     currency = normalize_currency(params.currency)
     if params.customer is not None:
         await customers.get(session, merchant_id, params.customer, param="customer")
+    method = None
     if params.payment_method is not None:
-        await resolve_payment_method(session, merchant_id, params.payment_method, params.customer)
+        method = await resolve_payment_method(
+            session, merchant_id, params.payment_method, params.customer
+        )
     intent_id = new_id("pi")
     status = (
         IntentStatus.REQUIRES_CONFIRMATION
@@ -93,7 +97,12 @@ async def new_intent_values(
         "return_url": params.return_url,
         "client_secret": f"{intent_id}_secret_{new_secret('s', 24)[2:]}",
         "created": now(),
-    }
+        "latest_charge_id": None,
+        "last_payment_error": None,
+        "next_action": None,
+        "canceled_at": None,
+        "cancellation_reason": None,
+    }, method
 
 
 async def update_intent(

@@ -361,9 +361,7 @@ class SandboxConnector:
             "created": now,
         }
         async with self._database.transaction() as session:
-            row = await repository.find_by_key(session, self.name, request.idempotency_key)
-            if row is None:
-                row = await repository.insert_once(session, values)
+            row = await repository.insert_once(session, values)
         self._check_replay(row, RecordKind.AUTHORIZATION, None, request.amount, request.currency)
         self._lose_response(fault, "authorize", request.idempotency_key)
         return _authorize_result(row)

@@ -36,10 +36,13 @@ async def find_by_reference(
 
 
 async def insert_once(session: Session, values: dict[str, Any]) -> _Row:
-    """Insert unless the key exists, then return the key's row: ours, or the first one if a
-    concurrent call won (on PostgreSQL the insert waits for it to commit)."""
-    await session.execute(insert_if_absent(session, sandbox_records, values))
-    row = await find_by_key(session, values["processor"], values["idempotency_key"])
+    """Insert unless the key exists, and return the key's row: ours (one statement, the
+    usual case), or the first one if the key was seen before or a concurrent call won (on
+    PostgreSQL the insert waits for that call to commit)."""
+    statement = insert_if_absent(session, sandbox_records).returning(*sandbox_records.c)
+    row = (await session.execute(statement, values)).first()
+    if row is None:
+        row = await find_by_key(session, values["processor"], values["idempotency_key"])
     assert row is not None, "a row just inserted or found on conflict must be readable"
     return row
 
