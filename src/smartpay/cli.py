@@ -114,6 +114,13 @@ def serve(
         migrate()
     if settings.create_demo_merchant:
         asyncio.run(_ensure_demo_merchant(settings))
+    if workers > 1 and not settings.redis_url:
+        console.print(
+            "[yellow]Note:[/yellow] with several workers and no SMARTPAY_REDIS_URL, a CVC "
+            "is held only by the process that received it; an authorization served by "
+            "another process proceeds without a CVC check. Set SMARTPAY_REDIS_URL to share "
+            "them (encrypted, short TTL)."
+        )
     bind_host = host or settings.host
     bind_port = port or settings.port
     console.print(

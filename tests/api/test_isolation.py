@@ -65,5 +65,8 @@ async def test_other_merchants_objects_are_invisible(api: Api) -> None:
     ]
     for path in lists:
         assert (await api.get(path, key=other)).json()["data"] == [], path
+    their_balance = (await api.get("/v1/balance", key=other)).json()
+    assert their_balance["available"] == [] and their_balance["pending"] == []
+    assert (await api.get("/v1/balance")).json()["pending"] != []
     methods = await api.get("/v1/payment_methods", params={"customer": customer["id"]}, key=other)
     assert methods.status_code == 404

@@ -18,6 +18,7 @@ only by whoever moves the attempt out of its open status, so nothing is applied 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -154,14 +155,24 @@ class PaymentFlows:
 
         async def phase_one() -> Response | _Authorization:
             async with self.database.transaction() as session:
-                replay = await ctx.claim(session)
-                if replay is not None:
-                    return replay
-                intent = await get_intent(session, merchant_id, intent_id, for_update=True)
+                claimed = await self._claim_and_lock(session, ctx, intent_id)
+                if isinstance(claimed, Response):
+                    return claimed
+                intent = claimed
                 events = EventBatch(merchant_id, ctx.idempotency_key)
                 return await self._begin_authorization(session, ctx, intent, params, events)
 
         return await self._run_confirmation(ctx, phase_one)
+
+    async def _claim_and_lock(
+        self, session: Session, ctx: WriteContext, intent_id: str
+    ) -> Response | Any:
+        """Claim the request's Idempotency-Key (a Response means: replay it), then read
+        and lock the intent the request works on."""
+        replay = await ctx.claim(session)
+        if replay is not None:
+            return replay
+        return await get_intent(session, ctx.merchant.merchant_id, intent_id, for_update=True)
 
     async def _run_confirmation(self, ctx: WriteContext, phase_one: Any) -> Response:
         async def attempt() -> Response:
@@ -311,7 +322,7 @@ class PaymentFlows:
                     if next_processor is None:
                         return await self._finish_unavailable(ctx, auth.intent.id)
                     auth.charge = snapshot(auth.charge, processor=next_processor)
-                    request = _with_key(request, attempt.id)
+                    request = dataclasses.replace(request, idempotency_key=attempt.id)
                     continue
                 except (OutcomeUnknown, TimeoutError):
                     return await self._finish_unknown(ctx, auth.intent.id, attempt.id)
@@ -608,10 +619,10 @@ class PaymentFlows:
 
         async def attempt() -> Response:
             async with self.database.transaction() as session:
-                replay = await ctx.claim(session)
-                if replay is not None:
-                    return replay
-                intent = await get_intent(session, merchant_id, intent_id, for_update=True)
+                claimed = await self._claim_and_lock(session, ctx, intent_id)
+                if isinstance(claimed, Response):
+                    return claimed
+                intent = claimed
                 if intent.status != IntentStatus.REQUIRES_CAPTURE:
                     raise InvalidState(
                         "This PaymentIntent could not be captured because it has a status of "
@@ -752,10 +763,10 @@ class PaymentFlows:
 
         async def attempt() -> Response:
             async with self.database.transaction() as session:
-                replay = await ctx.claim(session)
-                if replay is not None:
-                    return replay
-                intent = await get_intent(session, merchant_id, intent_id, for_update=True)
+                claimed = await self._claim_and_lock(session, ctx, intent_id)
+                if isinstance(claimed, Response):
+                    return claimed
+                intent = claimed
                 cancellable = {
                     IntentStatus.REQUIRES_PAYMENT_METHOD,
                     IntentStatus.REQUIRES_CONFIRMATION,
@@ -1080,18 +1091,6 @@ class PaymentFlows:
                 status=RefundStatus.FAILED.value,
                 failure_reason="not_received_by_processor",
             )
-
-
-def _with_key(request: AuthorizeRequest, key: str) -> AuthorizeRequest:
-    return AuthorizeRequest(
-        idempotency_key=key,
-        merchant_id=request.merchant_id,
-        amount=request.amount,
-        currency=request.currency,
-        card=request.card,
-        capture=request.capture,
-        description=request.description,
-    )
 
 
 def _outcome_of(result: AuthorizeResult | ProcessorRecord) -> AuthOutcome:
