@@ -377,8 +377,7 @@ class PaymentFlows:
     async def _finish_unavailable(self, ctx: WriteContext, intent_id: str) -> Response:
         async with self.database.transaction() as session:
             intent = await get_intent(session, ctx.merchant.merchant_id, intent_id)
-            await self._back_to_confirmation(session, intent)
-            intent = await get_intent(session, ctx.merchant.merchant_id, intent_id)
+            intent = await self._back_to_confirmation(session, intent)
             error = ProcessorUnavailable(
                 "No payment processor could be reached. Nothing was charged; confirm the "
                 "PaymentIntent again later.",
@@ -386,7 +385,9 @@ class PaymentFlows:
             )
             return await ctx.complete(session, error.http_status, error.to_body())
 
-    async def _back_to_confirmation(self, session: Session, intent: Any) -> None:
+    async def _back_to_confirmation(self, session: Session, intent: Any) -> Any:
+        """Nothing happened at any processor: the intent may be confirmed again. Returns
+        the intent as it now is."""
         check_transition(intent.status, IntentStatus.REQUIRES_CONFIRMATION)
         await repository.update_intent(
             session, intent.id, status=IntentStatus.REQUIRES_CONFIRMATION.value
@@ -399,6 +400,7 @@ class PaymentFlows:
                 failure_code="processor_unavailable",
                 failure_message="No payment processor could be reached.",
             )
+        return snapshot(intent, status=IntentStatus.REQUIRES_CONFIRMATION.value)
 
     async def apply_authorization(
         self,
@@ -1079,8 +1081,7 @@ class PaymentFlows:
             session, attempt.merchant_id, attempt.payment_intent_id, for_update=True
         )
         if attempt.operation == "authorize" and intent.status == IntentStatus.PROCESSING:
-            await self._back_to_confirmation(session, intent)
-            updated = await get_intent(session, intent.merchant_id, intent.id)
+            updated = await self._back_to_confirmation(session, intent)
             await self._complete_recovered_keys(
                 session, intent.id, 200, render_payment_intent(updated)
             )
