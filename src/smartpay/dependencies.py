@@ -20,6 +20,7 @@ from smartpay.kit.clock import now
 from smartpay.kit.db import Database, Session
 from smartpay.merchants.auth import any_key_auth, secret_key_auth
 from smartpay.merchants.service import MerchantContext
+from smartpay.vault.service import Vault
 
 # How long a request waits for another in-flight request with the same Idempotency-Key
 # before answering 409. Covers one processor round trip with room to spare.
@@ -37,7 +38,13 @@ def get_database(request: Request) -> Database:
     return database
 
 
+def get_vault(request: Request) -> Vault:
+    vault: Vault = request.app.state.vault
+    return vault
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+VaultDep = Annotated[Vault, Depends(get_vault)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 SecretAuth = Annotated[MerchantContext, Depends(secret_key_auth)]
 AnyKeyAuth = Annotated[MerchantContext, Depends(any_key_auth)]

@@ -236,3 +236,37 @@ async def test_idempotent_confirm_replays_the_decline(api: Api) -> None:
     assert second.headers["Idempotent-Replayed"] == "true"
     intents = (await api.get("/v1/payment_intents")).json()["data"]
     assert len(intents) == 1
+
+
+@pytest.mark.parametrize(
+    ("test_id", "status", "decline_code"),
+    [
+        ("pm_card_visa", 200, None),
+        ("pm_card_amex", 200, None),
+        ("pm_card_chargeDeclinedInsufficientFunds", 402, "insufficient_funds"),
+        ("pm_card_chargeDeclinedFraudulent", 402, "fraudulent"),
+    ],
+)
+async def test_stripe_test_payment_method_ids(
+    api: Api, test_id: str, status: int, decline_code: str | None
+) -> None:
+    data = {"amount": "1500", "currency": "usd", "payment_method": test_id, "confirm": "true"}
+    first = await api.post("/v1/payment_intents", data)
+    second = await api.post("/v1/payment_intents", data)
+    assert first.status_code == second.status_code == status, first.text
+    if status == 200:
+        assert first.json()["status"] == "succeeded"
+        methods = {first.json()["payment_method"], second.json()["payment_method"]}
+    else:
+        assert first.json()["error"]["decline_code"] == decline_code
+        methods = {r.json()["error"]["payment_intent"]["payment_method"] for r in (first, second)}
+    assert len(methods) == 2 and all(m.startswith("pm_") and m != test_id for m in methods)
+
+
+async def test_unknown_payment_method_id_is_404_on_payment_method(api: Api) -> None:
+    response = await api.post(
+        "/v1/payment_intents",
+        {"amount": "100", "currency": "usd", "payment_method": "pm_card_nonsense"},
+    )
+    assert response.status_code == 404
+    assert response.json()["error"]["param"] == "payment_method"

@@ -3,6 +3,7 @@ first authorization, and show brand/last4/expiry/fingerprint — never the numbe
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,6 +24,27 @@ from smartpay.kit.pagination import Page
 from smartpay.kit.params import merge_metadata
 from smartpay.vault.cvc import CvcStore
 from smartpay.vault.service import Vault
+
+# Stripe's test PaymentMethod ids (docs.stripe.com/testing), usable wherever a payment
+# method id is expected: each use creates a fresh payment method from its test card, as
+# Stripe does, so examples written against Stripe's test mode run here unchanged.
+TEST_PAYMENT_METHOD_CARDS: dict[str, str] = {
+    "pm_card_visa": "4242424242424242",
+    "pm_card_visa_debit": "4000056655665556",
+    "pm_card_mastercard": "5555555555554444",
+    "pm_card_amex": "378282246310005",
+    "pm_card_chargeDeclined": "4000000000000002",
+    "pm_card_chargeDeclinedInsufficientFunds": "4000000000009995",
+    "pm_card_chargeDeclinedLostCard": "4000000000009987",
+    "pm_card_chargeDeclinedStolenCard": "4000000000009979",
+    "pm_card_chargeDeclinedExpiredCard": "4000000000000069",
+    "pm_card_chargeDeclinedIncorrectCvc": "4000000000000127",
+    "pm_card_chargeDeclinedProcessingError": "4000000000000119",
+    "pm_card_chargeDeclinedFraudulent": "4100000000000019",
+    "pm_card_authenticationRequired": "4000002760003184",
+}
+# Test cards created from those ids expire this many years from now.
+TEST_CARD_VALID_YEARS = 3
 
 
 def cvc_key(payment_method_id: str) -> str:
@@ -65,6 +87,35 @@ async def create(
     )
     if card.cvc:
         await cvc_store.put(cvc_key(payment_method_id), card.cvc, cvc_ttl_seconds)
+    return await get(session, merchant_id, payment_method_id)
+
+
+async def create_from_test_id(
+    session: Session, merchant_id: str, test_id: str, *, vault: Vault
+) -> sa.Row[Any]:
+    """A new payment method for one of Stripe's test ids (``pm_card_visa``…)."""
+    card = validate_card(
+        TEST_PAYMENT_METHOD_CARDS[test_id], 12, date.today().year + TEST_CARD_VALID_YEARS, None
+    )
+    token = await vault.store_card(session, merchant_id, card, None)
+    payment_method_id = new_id("pm")
+    await repository.insert(
+        session,
+        id=payment_method_id,
+        merchant_id=merchant_id,
+        customer_id=None,
+        type="card",
+        vault_token=token,
+        brand=card.brand,
+        last4=card.last4,
+        exp_month=card.exp_month,
+        exp_year=card.exp_year,
+        funding=card.funding,
+        fingerprint=vault.fingerprint(merchant_id, card.number),
+        billing_details={},
+        metadata={},
+        created=now(),
+    )
     return await get(session, merchant_id, payment_method_id)
 
 

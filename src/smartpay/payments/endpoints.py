@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from smartpay.dependencies import DatabaseDep, SecretAuth, Write, ok
+from smartpay.dependencies import DatabaseDep, SecretAuth, VaultDep, Write, ok
 from smartpay.kit.api import body_doc, body_of, query_doc, query_of
 from smartpay.kit.db import Session
 from smartpay.kit.pagination import list_body
@@ -70,9 +70,12 @@ async def update_payment_intent(
     intent_id: str,
     ctx: Write,
     params: Annotated[PaymentIntentUpdate, Depends(body_of(PaymentIntentUpdate))],
+    vault: VaultDep,
 ) -> Response:
     async def work(session: Session) -> dict[str, Any]:
-        row = await service.update_intent(session, ctx.merchant.merchant_id, intent_id, params)
+        row = await service.update_intent(
+            session, ctx.merchant.merchant_id, intent_id, params, vault=vault
+        )
         return render_payment_intent(row)
 
     return await ctx.run(work)

@@ -133,7 +133,9 @@ class PaymentFlows:
                 replay = await ctx.claim(session)
                 if replay is not None:
                     return replay
-                values, method = await new_intent_values(session, merchant_id, params)
+                values, method = await new_intent_values(
+                    session, merchant_id, params, vault=self.vault
+                )
                 await repository.insert_intent(session, **values)
                 events = EventBatch(merchant_id, ctx.idempotency_key)
                 intent = snapshot(values)
@@ -215,7 +217,7 @@ class PaymentFlows:
             )
         if method is None or method.id != payment_method_id:
             method = await resolve_payment_method(
-                session, merchant_id, payment_method_id, intent.customer_id
+                session, merchant_id, payment_method_id, intent.customer_id, vault=self.vault
             )
         capture_method = params.capture_method or intent.capture_method
         card = await self.vault.load_card(session, merchant_id, method.vault_token)

@@ -25,6 +25,7 @@ from smartpay.payments.schemas import (
     RefundList,
     RefundUpdate,
 )
+from smartpay.vault.service import Vault
 
 
 def check_transition(current: str, target: IntentStatus) -> None:
@@ -48,8 +49,19 @@ async def get_intent(
 
 
 async def resolve_payment_method(
-    session: Session, merchant_id: str, payment_method_id: str, customer_id: str | None
+    session: Session,
+    merchant_id: str,
+    payment_method_id: str,
+    customer_id: str | None,
+    *,
+    vault: Vault,
 ) -> sa.Row[Any]:
+    """The payment method to charge: the merchant's own, or a fresh one for a Stripe test
+    id such as ``pm_card_visa``."""
+    if payment_method_id in payment_methods.TEST_PAYMENT_METHOD_CARDS:
+        return await payment_methods.create_from_test_id(
+            session, merchant_id, payment_method_id, vault=vault
+        )
     method = await payment_methods.get(session, merchant_id, payment_method_id)
     if method.customer_id is not None and method.customer_id != customer_id:
         raise InvalidRequest(
@@ -61,7 +73,7 @@ async def resolve_payment_method(
 
 
 async def new_intent_values(
-    session: Session, merchant_id: str, params: PaymentIntentCreate
+    session: Session, merchant_id: str, params: PaymentIntentCreate, *, vault: Vault
 ) -> tuple[dict[str, Any], sa.Row[Any] | None]:
     """The new intent's column values, and its payment method's row if it has one."""
     amount = check_amount(params.amount)
@@ -71,7 +83,7 @@ async def new_intent_values(
     method = None
     if params.payment_method is not None:
         method = await resolve_payment_method(
-            session, merchant_id, params.payment_method, params.customer
+            session, merchant_id, params.payment_method, params.customer, vault=vault
         )
     intent_id = new_id("pi")
     status = (
@@ -87,7 +99,7 @@ async def new_intent_values(
         "status": status.value,
         "capture_method": _capture_method(params.capture_method),
         "customer_id": params.customer,
-        "payment_method_id": params.payment_method,
+        "payment_method_id": method.id if method is not None else None,
         "description": params.description,
         "receipt_email": params.receipt_email,
         "statement_descriptor": params.statement_descriptor,
@@ -106,7 +118,12 @@ async def new_intent_values(
 
 
 async def update_intent(
-    session: Session, merchant_id: str, intent_id: str, params: PaymentIntentUpdate
+    session: Session,
+    merchant_id: str,
+    intent_id: str,
+    params: PaymentIntentUpdate,
+    *,
+    vault: Vault,
 ) -> sa.Row[Any]:
     intent = await get_intent(session, merchant_id, intent_id, for_update=True)
     editable = {IntentStatus.REQUIRES_PAYMENT_METHOD, IntentStatus.REQUIRES_CONFIRMATION}
@@ -127,13 +144,14 @@ async def update_intent(
         await customers.get(session, merchant_id, params.customer, param="customer")
         changes["customer_id"] = params.customer
     if params.payment_method is not None:
-        await resolve_payment_method(
+        method = await resolve_payment_method(
             session,
             merchant_id,
             params.payment_method,
             changes.get("customer_id", intent.customer_id),
+            vault=vault,
         )
-        changes["payment_method_id"] = params.payment_method
+        changes["payment_method_id"] = method.id
         changes["status"] = IntentStatus.REQUIRES_CONFIRMATION.value
     if params.capture_method is not None:
         changes["capture_method"] = _capture_method(params.capture_method)
