@@ -5,11 +5,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from smartpay.dependencies import DatabaseDep, SecretAuth, VaultDep, Write, ok
+from smartpay.dependencies import DatabaseDep, SecretAuth, VaultDep, Write, WriteContext, ok
 from smartpay.kit.api import body_doc, body_of, query_doc, query_of
-from smartpay.kit.db import Session
+from smartpay.kit.db import Database, Session
 from smartpay.kit.pagination import list_body
+from smartpay.kit.params import StripeParams
 from smartpay.payments import service
+from smartpay.payments.expansion import check_paths, expand, expand_response
 from smartpay.payments.flows import PaymentFlows
 from smartpay.payments.schemas import (
     ChargeList,
@@ -45,6 +47,23 @@ def get_flows(request: Request) -> PaymentFlows:
 
 
 Flows = Annotated[PaymentFlows, Depends(get_flows)]
+# Retrieve endpoints take only ``expand[]`` in the query string.
+Expand = Annotated[StripeParams, Depends(query_of(StripeParams))]
+
+
+async def _expanded(ctx: WriteContext, response: Response, paths: list[str] | None) -> Response:
+    return await expand_response(ctx.database, ctx.merchant.merchant_id, response, paths)
+
+
+async def _retrieve(
+    db: Database, merchant_id: str, body_of_row: Any, paths: list[str] | None
+) -> Response:
+    async with db.transaction() as session:
+        body = await body_of_row(session)
+        return ok(await expand(session, merchant_id, body, paths))
+
+
+# ----------------------------------------------------------------- payment intents
 
 
 @router.post("/v1/payment_intents", openapi_extra=body_doc(PaymentIntentCreate))
@@ -53,16 +72,22 @@ async def create_payment_intent(
     params: Annotated[PaymentIntentCreate, Depends(body_of(PaymentIntentCreate))],
     flows: Flows,
 ) -> Response:
-    return await flows.create_and_maybe_confirm(ctx, params)
+    check_paths("payment_intent", params.expand)
+    return await _expanded(ctx, await flows.create_and_maybe_confirm(ctx, params), params.expand)
 
 
 @router.get("/v1/payment_intents/{intent_id}")
 async def retrieve_payment_intent(
-    intent_id: str, merchant: SecretAuth, db: DatabaseDep
+    intent_id: str, merchant: SecretAuth, db: DatabaseDep, params: Expand
 ) -> Response:
-    async with db.transaction() as session:
-        row = await service.get_intent(session, merchant.merchant_id, intent_id)
-    return ok(render_payment_intent(row))
+    check_paths("payment_intent", params.expand)
+
+    async def load(session: Session) -> dict[str, Any]:
+        return render_payment_intent(
+            await service.get_intent(session, merchant.merchant_id, intent_id)
+        )
+
+    return await _retrieve(db, merchant.merchant_id, load, params.expand)
 
 
 @router.post("/v1/payment_intents/{intent_id}", openapi_extra=body_doc(PaymentIntentUpdate))
@@ -72,13 +97,15 @@ async def update_payment_intent(
     params: Annotated[PaymentIntentUpdate, Depends(body_of(PaymentIntentUpdate))],
     vault: VaultDep,
 ) -> Response:
+    check_paths("payment_intent", params.expand)
+
     async def work(session: Session) -> dict[str, Any]:
         row = await service.update_intent(
             session, ctx.merchant.merchant_id, intent_id, params, vault=vault
         )
         return render_payment_intent(row)
 
-    return await ctx.run(work)
+    return await _expanded(ctx, await ctx.run(work), params.expand)
 
 
 @router.post(
@@ -90,7 +117,8 @@ async def confirm_payment_intent(
     params: Annotated[PaymentIntentConfirm, Depends(body_of(PaymentIntentConfirm))],
     flows: Flows,
 ) -> Response:
-    return await flows.confirm(ctx, intent_id, params)
+    check_paths("payment_intent", params.expand)
+    return await _expanded(ctx, await flows.confirm(ctx, intent_id, params), params.expand)
 
 
 @router.post(
@@ -102,7 +130,8 @@ async def capture_payment_intent(
     params: Annotated[PaymentIntentCapture, Depends(body_of(PaymentIntentCapture))],
     flows: Flows,
 ) -> Response:
-    return await flows.capture(ctx, intent_id, params)
+    check_paths("payment_intent", params.expand)
+    return await _expanded(ctx, await flows.capture(ctx, intent_id, params), params.expand)
 
 
 @router.post("/v1/payment_intents/{intent_id}/cancel", openapi_extra=body_doc(PaymentIntentCancel))
@@ -112,7 +141,8 @@ async def cancel_payment_intent(
     params: Annotated[PaymentIntentCancel, Depends(body_of(PaymentIntentCancel))],
     flows: Flows,
 ) -> Response:
-    return await flows.cancel(ctx, intent_id, params)
+    check_paths("payment_intent", params.expand)
+    return await _expanded(ctx, await flows.cancel(ctx, intent_id, params), params.expand)
 
 
 @router.get("/v1/payment_intents", openapi_extra=query_doc(PaymentIntentList))
@@ -121,16 +151,29 @@ async def list_payment_intents(
     db: DatabaseDep,
     params: Annotated[PaymentIntentList, Depends(query_of(PaymentIntentList))],
 ) -> Response:
-    async with db.transaction() as session:
+    check_paths("payment_intent", params.expand, listed=True)
+
+    async def load(session: Session) -> dict[str, Any]:
         page = await service.list_intents(session, merchant.merchant_id, params)
-    data = [render_payment_intent(r) for r in page.rows]
-    return ok(list_body("/v1/payment_intents", data, page.has_more))
+        data = [render_payment_intent(r) for r in page.rows]
+        return list_body("/v1/payment_intents", data, page.has_more)
+
+    return await _retrieve(db, merchant.merchant_id, load, params.expand)
+
+
+# ----------------------------------------------------------------- charges
 
 
 @router.get("/v1/charges/{charge_id}")
-async def retrieve_charge(charge_id: str, merchant: SecretAuth, db: DatabaseDep) -> Response:
-    async with db.transaction() as session:
-        return ok(render_charge(await service.get_charge(session, merchant.merchant_id, charge_id)))
+async def retrieve_charge(
+    charge_id: str, merchant: SecretAuth, db: DatabaseDep, params: Expand
+) -> Response:
+    check_paths("charge", params.expand)
+
+    async def load(session: Session) -> dict[str, Any]:
+        return render_charge(await service.get_charge(session, merchant.merchant_id, charge_id))
+
+    return await _retrieve(db, merchant.merchant_id, load, params.expand)
 
 
 @router.get("/v1/charges", openapi_extra=query_doc(ChargeList))
@@ -139,9 +182,16 @@ async def list_charges(
     db: DatabaseDep,
     params: Annotated[ChargeList, Depends(query_of(ChargeList))],
 ) -> Response:
-    async with db.transaction() as session:
+    check_paths("charge", params.expand, listed=True)
+
+    async def load(session: Session) -> dict[str, Any]:
         page = await service.list_charges(session, merchant.merchant_id, params)
-    return ok(list_body("/v1/charges", [render_charge(r) for r in page.rows], page.has_more))
+        return list_body("/v1/charges", [render_charge(r) for r in page.rows], page.has_more)
+
+    return await _retrieve(db, merchant.merchant_id, load, params.expand)
+
+
+# ----------------------------------------------------------------- refunds
 
 
 @router.post("/v1/refunds", openapi_extra=body_doc(RefundCreate))
@@ -150,13 +200,20 @@ async def create_refund(
     params: Annotated[RefundCreate, Depends(body_of(RefundCreate))],
     flows: Flows,
 ) -> Response:
-    return await flows.refund(ctx, params)
+    check_paths("refund", params.expand)
+    return await _expanded(ctx, await flows.refund(ctx, params), params.expand)
 
 
 @router.get("/v1/refunds/{refund_id}")
-async def retrieve_refund(refund_id: str, merchant: SecretAuth, db: DatabaseDep) -> Response:
-    async with db.transaction() as session:
-        return ok(render_refund(await service.get_refund(session, merchant.merchant_id, refund_id)))
+async def retrieve_refund(
+    refund_id: str, merchant: SecretAuth, db: DatabaseDep, params: Expand
+) -> Response:
+    check_paths("refund", params.expand)
+
+    async def load(session: Session) -> dict[str, Any]:
+        return render_refund(await service.get_refund(session, merchant.merchant_id, refund_id))
+
+    return await _retrieve(db, merchant.merchant_id, load, params.expand)
 
 
 @router.post("/v1/refunds/{refund_id}", openapi_extra=body_doc(RefundUpdate))
@@ -165,11 +222,13 @@ async def update_refund(
     ctx: Write,
     params: Annotated[RefundUpdate, Depends(body_of(RefundUpdate))],
 ) -> Response:
+    check_paths("refund", params.expand)
+
     async def work(session: Session) -> dict[str, Any]:
         row = await service.update_refund(session, ctx.merchant.merchant_id, refund_id, params)
         return render_refund(row)
 
-    return await ctx.run(work)
+    return await _expanded(ctx, await ctx.run(work), params.expand)
 
 
 @router.get("/v1/refunds", openapi_extra=query_doc(RefundList))
@@ -178,6 +237,10 @@ async def list_refunds(
     db: DatabaseDep,
     params: Annotated[RefundList, Depends(query_of(RefundList))],
 ) -> Response:
-    async with db.transaction() as session:
+    check_paths("refund", params.expand, listed=True)
+
+    async def load(session: Session) -> dict[str, Any]:
         page = await service.list_refunds(session, merchant.merchant_id, params)
-    return ok(list_body("/v1/refunds", [render_refund(r) for r in page.rows], page.has_more))
+        return list_body("/v1/refunds", [render_refund(r) for r in page.rows], page.has_more)
+
+    return await _retrieve(db, merchant.merchant_id, load, params.expand)
