@@ -16,6 +16,8 @@ from smartpay.cards import endpoints as payment_method_endpoints
 from smartpay.config import Settings
 from smartpay.customers import endpoints as customer_endpoints
 from smartpay.events import endpoints as event_endpoints
+from smartpay.events import stream as event_stream
+from smartpay.inbound import endpoints as inbound_endpoints
 from smartpay.kit.api import (
     RejectNulInPath,
     StripeJSONResponse,
@@ -28,6 +30,7 @@ from smartpay.merchants.service import KeyResolver
 from smartpay.payments import endpoints as payment_endpoints
 from smartpay.platform import build_platform
 from smartpay.web import challenge
+from smartpay.webhooks import endpoints as webhook_endpoints
 
 logger = logging.getLogger("smartpay")
 
@@ -79,8 +82,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         payment_method_endpoints,
         payment_endpoints,
         event_endpoints,
+        event_stream,
+        inbound_endpoints,
         ledger_endpoints,
         challenge,
+        webhook_endpoints,
     ):
         app.include_router(module.router)
         body_models.extend(getattr(module, "BODY_MODELS", []))

@@ -23,6 +23,8 @@ ledger_app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
 app.add_typer(merchants_app, name="merchants")
 app.add_typer(vault_app, name="vault")
 app.add_typer(ledger_app, name="ledger")
+events_app = typer.Typer(help="Events and their webhook deliveries.", no_args_is_help=True)
+app.add_typer(events_app, name="events")
 
 console = Console()
 T = TypeVar("T")
@@ -222,6 +224,80 @@ def ledger_verify() -> None:
             console.print(f"[red]✗[/red] {problem}")
         raise typer.Exit(code=1)
     console.print("[green]Ledger balanced[/green]: debits equal credits in every currency.")
+
+
+def _parse_time(value: str) -> int:
+    """Unix seconds from a unix timestamp or an ISO 8601 time (UTC unless it says)."""
+    from datetime import UTC, datetime
+
+    if value.lstrip("-").isdigit():
+        return int(value)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise typer.BadParameter(f"{value!r} is neither ISO 8601 nor unix seconds") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp())
+
+
+@events_app.command("resend")
+def events_resend(
+    since: Annotated[str, typer.Option(help="Events created at or after: ISO 8601 or unix.")],
+    until: Annotated[
+        str | None, typer.Option(help="Events created at or before: ISO 8601 or unix.")
+    ] = None,
+    merchant: Annotated[
+        str | None, typer.Option(help="Only this merchant's events (acct_…).")
+    ] = None,
+) -> None:
+    """Send events again to their webhook endpoints: every delivery of each event is due
+    now, with a fresh retry window (the worker sends them)."""
+    from rich.progress import Progress
+
+    from smartpay.webhooks import repository as webhook_repository
+    from smartpay.webhooks import service as webhooks
+
+    start = _parse_time(since)
+    end = _parse_time(until) if until is not None else None
+    # Events re-sent per transaction: short transactions, few round trips.
+    batch_size = 500
+
+    async def work(platform: Any) -> tuple[int, int]:
+        from smartpay.kit.clock import now as clock_now
+
+        async with platform.database.transaction() as session:
+            total = await webhook_repository.count_events_between(
+                session, since=start, until=end, merchant_id=merchant
+            )
+        events_done = deliveries = 0
+        after_id = ""
+        with Progress(console=console) as progress:
+            task = progress.add_task("Re-sending events", total=total)
+            while True:
+                async with platform.database.transaction() as session:
+                    batch = await webhook_repository.events_between(
+                        session,
+                        since=start,
+                        until=end,
+                        merchant_id=merchant,
+                        after_id=after_id,
+                        limit=batch_size,
+                    )
+                    if not batch:
+                        break
+                    deliveries += await webhooks.resend(
+                        session, batch, clock_now(), platform.settings
+                    )
+                after_id = batch[-1].id
+                events_done += len(batch)
+                progress.update(task, advance=len(batch))
+        return events_done, deliveries
+
+    events_done, deliveries = _run(work)
+    console.print(
+        f"[green]Re-sent[/green] {events_done} events: {deliveries} deliveries are due now."
+    )
 
 
 if __name__ == "__main__":

@@ -73,8 +73,67 @@ class Settings(BaseSettings):
         default=True,
         description="`smartpay serve` also runs the worker loop (the embedded default).",
     )
+    stream_commit_lag_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="PostgreSQL only: the live event stream sends an event once its id is "
+        "this old, so an event whose transaction took its id earlier but committed later is "
+        "never skipped by a cursor. SQLite serialises writers, so it streams at once.",
+    )
+    inbound_webhook_max_bytes: int = Field(
+        default=256_000,
+        description="Inbound processor webhooks with larger bodies are refused with 413.",
+    )
+    sandbox_webhook_secret: str = Field(
+        default="whsec_sandbox_test_only",
+        min_length=16,
+        description="Master secret from which each sandbox profile derives the key that signs "
+        "its webhooks (and that /webhooks/<profile> verifies). The default is public: it is "
+        "for development and tests, where the sandbox moves no real money. Webhooks are "
+        "never trusted for outcomes anyway: SmartPay asks the processor (lookup) before "
+        "applying one.",
+    )
     create_demo_merchant: bool = Field(
         default=True, description="On first start, create a demo merchant and show its keys."
+    )
+
+    webhook_allow_http: bool = Field(
+        default=True,
+        description="Accept http:// webhook URLs (handy in local test mode). Set false in "
+        "production to require https.",
+    )
+    webhook_allow_loopback: bool = Field(
+        default=False,
+        description="Accept webhook URLs on loopback addresses (127.0.0.0/8, ::1, "
+        "localhost), for development and tests. Private, link-local and metadata "
+        "addresses are always refused.",
+    )
+    webhook_secret_overlap_hours: float = Field(
+        default=24,
+        description="After a secret rotation, how long the old secret keeps signing too.",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, description="A webhook endpoint taking longer to answer has failed."
+    )
+    webhook_retry_hours: float = Field(
+        default=72, description="How long a delivery is retried before it is dead-lettered."
+    )
+    webhook_disable_after_hours: float = Field(
+        default=72, description="An endpoint failing without a success this long is disabled."
+    )
+    webhook_concurrency: int = Field(
+        default=32, description="Webhook requests one worker sends at once."
+    )
+    webhook_lease_seconds: int = Field(
+        default=300,
+        ge=1,
+        description="How long deliveries claimed by a worker stay reserved for it. Longer "
+        "than a delivery round can last; after a worker crash its claimed deliveries come "
+        "due again this much later.",
+    )
+    webhook_poll_interval_seconds: float = Field(
+        default=0.2,
+        description="How often the worker looks for new events and due webhook deliveries.",
     )
 
     @property

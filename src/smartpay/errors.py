@@ -142,3 +142,9 @@ class OutcomeUnknown(SmartPayError):
     http_status = 502
     error_type = "api_error"
     default_code = "processor_outcome_unknown"
+
+
+class SignatureInvalid(InvalidRequest):
+    """An inbound processor webhook whose signature does not verify (or is too old). 400."""
+
+    default_code = "signature_invalid"

@@ -15,6 +15,8 @@ MODEL_MODULES = (
     "smartpay.connectors.sandbox.models",
     "smartpay.ledger.models",
     "smartpay.events.models",
+    "smartpay.inbound.models",
+    "smartpay.webhooks.models",
 )
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(slots=True)
@@ -145,4 +145,45 @@ class Connector(Protocol):
 
     async def records(self, since: int = 0) -> list[ProcessorRecord]:
         """Every operation the processor recorded since a unix time, for reconciliation."""
+        ...
+
+
+# ----------------------------------------------------------------------------- webhooks
+
+
+class ProviderEventKind(StrEnum):
+    """What a processor's webhook means to SmartPay, whatever the processor calls it."""
+
+    PAYMENT_UPDATED = "payment_updated"  # an operation's outcome changed: look it up, apply
+    DISPUTE = "dispute"  # a chargeback or inquiry (stored; not handled yet)
+    ACH_RETURN = "ach_return"  # a bank debit came back (stored; not handled yet)
+    OTHER = "other"  # anything else the processor sends
+
+
+@dataclass(slots=True, frozen=True)
+class ProviderEvent:
+    """One verified webhook from a processor, in neutral terms.
+
+    ``payload`` is the processor's parsed body, kept as evidence; outcomes are never taken
+    from it: SmartPay asks the processor (``Connector.lookup``) before applying anything.
+    """
+
+    event_id: str  # the processor's own event id: what makes a redelivery a duplicate
+    type: str  # the processor's own type name
+    kind: ProviderEventKind
+    processor_reference: str | None  # the operation the event is about, when it is one
+    created: int
+    payload: dict[str, Any]
+
+
+@runtime_checkable
+class WebhookVerifier(Protocol):
+    """A connector that receives webhooks at ``POST /webhooks/{name}`` implements this."""
+
+    name: str
+
+    def verify_webhook(self, body: bytes, headers: dict[str, str], now: int) -> ProviderEvent:
+        """Check the processor's signature over the raw body and parse it. Raises
+        ``errors.SignatureInvalid`` when the signature is missing, wrong or too old and
+        ``errors.InvalidRequest`` when a signed body cannot be understood."""
         ...

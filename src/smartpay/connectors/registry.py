@@ -16,8 +16,10 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Final
 
 from smartpay.config import Settings
-from smartpay.connectors.base import Connector
+from smartpay.connectors.base import Connector, WebhookVerifier
 from smartpay.connectors.sandbox import SandboxConnector, parse_profiles
+from smartpay.connectors.sandbox.webhooks import profile_secret
+from smartpay.inbound import flows as inbound_flows
 from smartpay.kit.db import Database
 
 ConnectorBuilder = Callable[[], Connector]
@@ -26,8 +28,17 @@ ConnectorKind = Callable[[Settings, Database], Mapping[str, ConnectorBuilder]]
 
 
 def _sandbox_kind(settings: Settings, database: Database) -> Mapping[str, ConnectorBuilder]:
+    async def deliver(sender: WebhookVerifier, body: bytes, headers: dict[str, str]) -> None:
+        # The sandbox lives in this process: its webhooks skip the network and enter where
+        # POST /webhooks/<profile> does, signature check included.
+        await inbound_flows.receive(database, sender, body, headers)
+
     def builder(profile_index: int) -> ConnectorBuilder:
-        return lambda: SandboxConnector(profiles[profile_index], database)
+        profile = profiles[profile_index]
+        secret = profile_secret(settings.sandbox_webhook_secret, profile.name)
+        return lambda: SandboxConnector(
+            profile, database, webhook_secret=secret, webhook_sink=deliver
+        )
 
     profiles = parse_profiles(settings)
     return {profile.name: builder(index) for index, profile in enumerate(profiles)}

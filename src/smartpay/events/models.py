@@ -18,4 +18,18 @@ events = sa.Table(
     sa.Column("request_id", sa.String(64), nullable=True),
     sa.Column("idempotency_key", sa.String(255), nullable=True),
     sa.Column("created", sa.BigInteger, nullable=False),
+    # Set by the webhook worker in the same transaction that writes the event's delivery
+    # rows, so a crash at any point leaves the event to be fanned out again. A server
+    # default (not a Python one) keeps the writers' INSERTs unchanged.
+    sa.Column("webhooks_fanned_out", sa.Boolean, nullable=False, server_default=sa.false()),
+    # Only the events still to fan out are indexed: the index stays small.
+    sa.Index(
+        "ix_events_webhooks_pending",
+        "id",
+        postgresql_where=sa.text("NOT webhooks_fanned_out"),
+        sqlite_where=sa.text("NOT webhooks_fanned_out"),
+    ),
+    # The live stream polls "this merchant's events after this id, in id order": one range
+    # scan on this index.
+    sa.Index("ix_events_merchant_id_id", "merchant_id", "id"),
 )

@@ -31,3 +31,31 @@ async def page(session: Session, merchant_id: str, params: EventList) -> Page:
         where.append(events.c.type.in_(params.types))
     where.extend(created_clauses(events.c.created, params.created))
     return await fetch_page(session, events, params, where)
+
+
+def _type_clause(patterns: list[str]) -> sa.ColumnElement[bool]:
+    """Event types to keep: exact names, or ``prefix.*`` for a family."""
+    return sa.or_(
+        *(
+            events.c.type.startswith(p[:-1]) if p.endswith(".*") else events.c.type == p
+            for p in patterns
+        )
+    )
+
+
+async def after(
+    session: Session,
+    merchant_id: str,
+    cursor: str,
+    horizon: str,
+    types: list[str],
+    limit: int,
+) -> list[sa.Row[Any]]:
+    """A merchant's events with ``cursor < id <= horizon``, oldest first."""
+    query = sa.select(events).where(
+        events.c.merchant_id == merchant_id, events.c.id > cursor, events.c.id <= horizon
+    )
+    if types:
+        query = query.where(_type_clause(types))
+    query = query.order_by(events.c.id).limit(limit)
+    return list((await session.execute(query)).all())

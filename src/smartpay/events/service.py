@@ -56,3 +56,16 @@ async def get(session: Session, merchant_id: str, event_id: str) -> Any:
 
 async def list_(session: Session, merchant_id: str, params: EventList) -> Page:
     return await repository.page(session, merchant_id, params)
+
+
+async def after(
+    session: Session,
+    merchant_id: str,
+    cursor: str,
+    horizon: str,
+    types: list[str],
+    limit: int,
+) -> list[Any]:
+    """The merchant's events after ``cursor`` up to ``horizon`` (both event ids), oldest
+    first; ``types`` keeps only those types (``family.*`` for a prefix)."""
+    return await repository.after(session, merchant_id, cursor, horizon, types, limit)

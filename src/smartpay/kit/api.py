@@ -38,8 +38,8 @@ def json_bytes(content: Any) -> bytes:
     return orjson.dumps(content)
 
 
-async def read_body_params(request: Request, max_bytes: int) -> dict[str, Any]:
-    """The request's parameters from a form or JSON body (empty body: no parameters)."""
+async def read_body_bytes(request: Request, max_bytes: int) -> bytes:
+    """The raw request body; ``PayloadTooLarge`` as soon as it exceeds ``max_bytes``."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
         raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
@@ -48,6 +48,12 @@ async def read_body_params(request: Request, max_bytes: int) -> dict[str, Any]:
         body.extend(chunk)
         if len(body) > max_bytes:
             raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
+    return bytes(body)
+
+
+async def read_body_params(request: Request, max_bytes: int) -> dict[str, Any]:
+    """The request's parameters from a form or JSON body (empty body: no parameters)."""
+    body = await read_body_bytes(request, max_bytes)
     if not body.strip():
         return {}
     content_type = request.headers.get("content-type", FORM_CONTENT_TYPE).split(";")[0].strip()

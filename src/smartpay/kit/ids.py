@@ -1,7 +1,10 @@
 """Prefixed, time-sortable object ids (``pi_…``, ``pm_…``).
 
-The first 9 base62 characters encode microseconds since the epoch, the rest is random,
-so ids sort in creation order: list pagination orders by id alone.
+After the prefix, 11 characters encode microseconds since the epoch and 13 are random,
+so ids sort in creation order and list pagination orders by id alone. Ids use lowercase
+base36 only (0-9, a-z): digits before letters, letters in alphabetical order, which is
+how the C collation and the usual locale collations (en_US, ICU) all order them, so
+``ORDER BY id`` means the same on every database.
 """
 
 from __future__ import annotations
@@ -9,24 +12,34 @@ from __future__ import annotations
 import secrets
 import time
 
-_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_TIME_CHARS = 9  # 62**9 microseconds is ~430 years: enough headroom.
-_RANDOM_CHARS = 15  # 62**15 ≈ 7.7e26 values per microsecond: collisions are not a concern.
+_ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+_TIME_CHARS = 11  # 36**11 microseconds is ~4,000 years: no overflow in our lifetime.
+_RANDOM_CHARS = 13  # 36**13 ≈ 1.7e20 values per microsecond: collisions are not a concern.
+# Secrets (API keys, webhook secrets) are not sorted, so they use the denser base62.
+_SECRET_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 def _encode(number: int, width: int) -> str:
+    base = len(_ID_ALPHABET)
     chars = []
     for _ in range(width):
-        number, rem = divmod(number, 62)
-        chars.append(_ALPHABET[rem])
+        number, rem = divmod(number, base)
+        chars.append(_ID_ALPHABET[rem])
     return "".join(reversed(chars))
 
 
 def new_id(prefix: str) -> str:
     micros = time.time_ns() // 1_000
-    random_part = "".join(secrets.choice(_ALPHABET) for _ in range(_RANDOM_CHARS))
+    random_part = "".join(secrets.choice(_ID_ALPHABET) for _ in range(_RANDOM_CHARS))
     return f"{prefix}_{_encode(micros, _TIME_CHARS)}{random_part}"
 
 
 def new_secret(prefix: str, length: int = 32) -> str:
-    return f"{prefix}_" + "".join(secrets.choice(_ALPHABET) for _ in range(length))
+    return f"{prefix}_" + "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(length))
+
+
+def id_at(prefix: str, unix_seconds: float) -> str:
+    """The greatest id ``new_id(prefix)`` could return at ``unix_seconds``: a cursor that
+    sorts after every id created up to that instant and before every later one."""
+    micros = int(unix_seconds * 1_000_000)
+    return f"{prefix}_{_encode(micros, _TIME_CHARS)}{_ID_ALPHABET[-1] * _RANDOM_CHARS}"

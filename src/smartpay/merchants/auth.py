@@ -7,6 +7,7 @@ import base64
 import binascii
 
 from fastapi import Request
+from starlette.requests import HTTPConnection
 
 from smartpay.errors import AuthenticationFailed, PermissionDenied
 from smartpay.merchants.models import KeyKind
@@ -50,8 +51,18 @@ def masked(key: str) -> str:
 
 async def authenticate(request: Request, *, allow_publishable: bool) -> MerchantContext:
     key = extract_key(request.headers.get("authorization"))
-    resolver: KeyResolver = request.app.state.key_resolver
-    context = await resolver.resolve(request.app.state.database, key)
+    return await authenticate_key(request, key, allow_publishable=allow_publishable)
+
+
+async def authenticate_key(
+    connection: HTTPConnection, key: str, *, allow_publishable: bool
+) -> MerchantContext:
+    """The merchant behind an API key already taken from the request (an HTTP request or
+    a WebSocket, whose key may come from its first message)."""
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise AuthenticationFailed("Invalid API Key provided.")
+    resolver: KeyResolver = connection.app.state.key_resolver
+    context = await resolver.resolve(connection.app.state.database, key)
     if context is None:
         raise AuthenticationFailed(f"Invalid API Key provided: {masked(key)}")
     if context.key_kind is KeyKind.PUBLISHABLE and not allow_publishable:

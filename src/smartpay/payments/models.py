@@ -151,6 +151,9 @@ payment_attempts = sa.Table(
     sa.Column("fee", sa.BigInteger, nullable=False),
     sa.Column("started_at", sa.Float, nullable=False),
     sa.Column("finished_at", sa.Float, nullable=True),
+    # Processor webhooks and the 3-D Secure page find their attempt by the processor's
+    # reference.
+    sa.Index("ix_payment_attempts_processor_reference", "processor", "processor_reference"),
 )
 
 refunds = sa.Table(

@@ -160,6 +160,17 @@ async def find_attempt_by_reference(
     return (await session.execute(query)).first()
 
 
+async def find_attempt_by_processor_reference(
+    session: Session, processor: str, processor_reference: str
+) -> sa.Row[Any] | None:
+    """The attempt a processor's webhook is about (any operation)."""
+    query = sa.select(payment_attempts).where(
+        payment_attempts.c.processor == processor,
+        payment_attempts.c.processor_reference == processor_reference,
+    )
+    return (await session.execute(query)).first()
+
+
 async def all_attempts(session: Session, processor: str) -> list[sa.Row[Any]]:
     query = sa.select(payment_attempts).where(payment_attempts.c.processor == processor)
     return list((await session.execute(query)).all())

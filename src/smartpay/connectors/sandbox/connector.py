@@ -39,11 +39,13 @@ from smartpay.connectors.base import (
     OperationResult,
     OperationStatus,
     ProcessorRecord,
+    ProviderEvent,
     RecordKind,
     RecordStatus,
 )
-from smartpay.connectors.sandbox import repository
+from smartpay.connectors.sandbox import repository, webhooks
 from smartpay.connectors.sandbox.models import ChallengeStatus
+from smartpay.connectors.sandbox.webhooks import SandboxWebhookSender, WebhookSink
 from smartpay.kit import clock
 from smartpay.kit.db import Database, Session
 from smartpay.kit.ids import new_id
@@ -319,10 +321,22 @@ class SandboxConnector:
     """One sandbox profile as a ``Connector``. Several connectors of the same profile on
     the same database share one set of books."""
 
-    def __init__(self, profile: SandboxProfile, database: Database) -> None:
+    def __init__(
+        self,
+        profile: SandboxProfile,
+        database: Database,
+        *,
+        webhook_secret: bytes | None = None,
+        webhook_sink: WebhookSink | None = None,
+    ) -> None:
+        """``webhook_secret`` signs and verifies this profile's webhooks (see
+        ``sandbox.webhooks``); without it the profile sends none and accepts none.
+        ``webhook_sink`` is where signed webhooks go."""
         self.profile = profile
         self.name = profile.name
         self._database = database
+        self._webhook_secret = webhook_secret
+        self._webhooks = SandboxWebhookSender(webhook_secret or b"", webhook_sink)
         # Not for security: a seeded generator makes injected faults reproducible.
         self._rng = random.Random(profile.seed)  # noqa: S311
 
@@ -391,6 +405,14 @@ class SandboxConnector:
             rows = await repository.list_records(session, self.name, since)
         return [_to_record(row) for row in rows]
 
+    # -- webhooks
+
+    def verify_webhook(self, body: bytes, headers: dict[str, str], now: int) -> ProviderEvent:
+        if self._webhook_secret is None:
+            raise errors.SignatureInvalid(f"Sandbox profile {self.name} has no webhook secret.")
+        webhooks.verify(self._webhook_secret, body, headers, now)
+        return webhooks.parse(body)
+
     # -- 3-D Secure
 
     async def complete_challenge(self, processor_reference: str, succeed: bool) -> ProcessorRecord:
@@ -413,7 +435,8 @@ class SandboxConnector:
                 raise errors.InvalidState(
                     f"Authorization {processor_reference!r} has no 3-D Secure challenge."
                 )
-            if row.challenge_status == ChallengeStatus.PENDING.value:
+            answered = row.challenge_status == ChallengeStatus.PENDING.value
+            if answered:
                 if succeed:
                     captured = row.amount if row.capture_requested else 0
                     await repository.update_reference(
@@ -437,6 +460,18 @@ class SandboxConnector:
                     )
                 row = await repository.find_by_reference(session, self.name, processor_reference)
                 assert row is not None
+        if answered and self._webhook_secret is not None:
+            # Like a real processor: tell the merchant's platform once the books are written.
+            await self._webhooks.send(
+                self,
+                "authorization.challenge_completed",
+                {
+                    "processor_reference": row.processor_reference,
+                    "status": row.status,
+                    "challenge_status": row.challenge_status,
+                },
+                clock.now(),
+            )
         return _to_record(row)
 
     # -- internals
