@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from smartpay.ach.cli import ach_app
 from smartpay.config import Settings
 from smartpay.kit.redaction import configure_logging
 
@@ -25,6 +26,7 @@ app.add_typer(vault_app, name="vault")
 app.add_typer(ledger_app, name="ledger")
 events_app = typer.Typer(help="Events and their webhook deliveries.", no_args_is_help=True)
 app.add_typer(events_app, name="events")
+app.add_typer(ach_app, name="ach")
 
 console = Console()
 T = TypeVar("T")

@@ -1,0 +1,1 @@
+"""ACH: the NACHA file layer (``smartpay.ach.nacha``) and its CLI (``smartpay.ach.cli``)."""
