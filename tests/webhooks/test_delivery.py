@@ -4,6 +4,8 @@ clock advanced instead of slept through."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import sqlalchemy as sa
 import stripe
@@ -11,6 +13,7 @@ import stripe
 from smartpay.kit.db import Database
 from smartpay.webhooks.models import webhook_deliveries
 from smartpay.webhooks.tasks import BACKOFF_CAP_SECONDS
+from tests.card_scan import card_data_in_text
 from tests.conftest import Api
 from tests.webhooks.helpers import (
     Clock,
@@ -216,3 +219,62 @@ async def test_endpoint_created_later_gets_only_later_events(api: Api, database:
             await worker.run_round()
     assert set(receiver.verified) == {late}
     assert early not in receiver.verified
+
+
+async def test_a_real_payment_reaches_the_receiver_signed_and_without_card_data(
+    api: Api, database: Database
+) -> None:
+    """The payment path only writes the outbox; the worker delivers what it wrote. The
+    delivered bodies carry the card's brand and last4, never its number or CVC."""
+    clock = Clock()
+    async with running_receiver() as receiver:
+        endpoint = await create_endpoint(api, receiver.url)
+        receiver.secret = endpoint["secret"]
+        method = await api.post(
+            "/v1/payment_methods",
+            {
+                "type": "card",
+                "card[number]": "4242424242424242",
+                "card[exp_month]": "12",
+                "card[exp_year]": "2031",
+                "card[cvc]": "737",
+            },
+        )
+        assert method.status_code == 200, method.text
+        intent = await api.post(
+            "/v1/payment_intents",
+            {
+                "amount": "2000",
+                "currency": "usd",
+                "payment_method": method.json()["id"],
+                "confirm": "true",
+            },
+        )
+        assert intent.status_code == 200, intent.text
+        async with dispatcher(api.app, clock) as worker:
+            await worker.run_round()
+    assert receiver.rejected == 0
+    received = [
+        stripe.Webhook.construct_event(d.payload, d.signature, endpoint["secret"])
+        for d in receiver.received
+    ]
+    types = {event.type for event in received}
+    assert {
+        "payment_intent.created",
+        "charge.succeeded",
+        "payment_intent.succeeded",
+    } <= types, types
+    succeeded = next(e for e in received if e.type == "payment_intent.succeeded")
+    assert succeeded.data.object.id == intent.json()["id"]
+    for delivery in receiver.received:
+        assert card_data_in_text(delivery.payload.decode()) == []
+        assert "737" not in _leaf_values(json.loads(delivery.payload))  # the CVC never travels
+
+
+def _leaf_values(value: object) -> set[str]:
+    """Every scalar in a JSON document, as text."""
+    if isinstance(value, dict):
+        return set().union(*(_leaf_values(v) for v in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_leaf_values(v) for v in value))
+    return {str(value)}
