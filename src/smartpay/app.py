@@ -24,9 +24,12 @@ from smartpay.kit.api import (
     install_error_handlers,
     install_openapi,
 )
-from smartpay.kit.redaction import configure_logging
+from smartpay.kit.logs import configure_logging
+from smartpay.kit.request_context import RequestIdMiddleware
 from smartpay.ledger import endpoints as ledger_endpoints
 from smartpay.merchants.service import KeyResolver
+from smartpay.ops import endpoints as ops_endpoints
+from smartpay.ops.metrics import MetricsMiddleware
 from smartpay.payments import endpoints as payment_endpoints
 from smartpay.platform import build_platform
 from smartpay.web import challenge
@@ -37,7 +40,7 @@ logger = logging.getLogger("smartpay")
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -91,9 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
         body_models.extend(getattr(module, "BODY_MODELS", []))
     install_openapi(app, body_models)
-
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
+    app.include_router(ops_endpoints.router)
+    # Outermost last: every request gets its id first, then is timed.
+    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(RequestIdMiddleware)
     return app

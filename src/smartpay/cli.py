@@ -15,7 +15,7 @@ from rich.table import Table
 
 from smartpay.ach.cli import ach_app
 from smartpay.config import Settings
-from smartpay.kit.redaction import configure_logging
+from smartpay.kit.logs import configure_logging
 
 app = typer.Typer(help="SmartPay: self-hostable, Stripe-compatible payments.", no_args_is_help=True)
 merchants_app = typer.Typer(help="Merchants and their API keys.", no_args_is_help=True)
@@ -125,8 +125,15 @@ def serve(
             "another process proceeds without a CVC check. Set SMARTPAY_REDIS_URL to share "
             "them (encrypted, short TTL)."
         )
+    if workers > 1:
+        from smartpay.ops.metrics import prepare_multiprocess_dir
+
+        prepare_multiprocess_dir(settings.data_dir / "prometheus")
     bind_host = host or settings.host
     bind_port = port or settings.port
+    # uvicorn's own records go through SmartPay's logging (JSON, request ids, redaction)
+    # instead of the handlers uvicorn would install (log_config=None below).
+    configure_logging(settings.log_level, settings.log_format)
     console.print(
         f"SmartPay listening on [bold]http://{bind_host}:{bind_port}[/bold] (docs at /docs)"
     )
@@ -137,6 +144,7 @@ def serve(
         port=bind_port,
         workers=workers,
         log_level=settings.log_level,
+        log_config=None,
         access_log=False,
     )
 
@@ -146,7 +154,8 @@ def worker() -> None:
     """Run background jobs: resolve unknown attempts, settle matured funds."""
     from smartpay import worker as worker_module
 
-    configure_logging(_settings().log_level)
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
 
     async def work(platform: Any) -> None:
         stop = asyncio.Event()

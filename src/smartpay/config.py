@@ -7,6 +7,7 @@ CLI and passed down explicitly.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +33,16 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address `smartpay serve` binds.")
     port: int = Field(default=8000, description="Port `smartpay serve` binds.")
     log_level: str = Field(default="info", description="Python logging level.")
+    metrics_token: str | None = Field(
+        default=None,
+        description="When set, /metrics answers only 'Authorization: Bearer <token>'. Unset: "
+        "open, for a scraper on a private network.",
+    )
+    log_format: Literal["json", "text"] = Field(
+        default="json",
+        description="Log lines as JSON objects (for log pipelines) or as text (for a "
+        "terminal). Each carries the id of the request that caused it.",
+    )
 
     keyring_path: Path | None = Field(
         default=None, description="Local keyring file. Default: keyring.json in the data directory."

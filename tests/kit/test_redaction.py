@@ -28,9 +28,9 @@ def test_log_filter_rewrites_records(caplog: pytest.LogCaptureFixture) -> None:
 
 
 def test_installed_redaction_masks_records_from_any_logger() -> None:
-    from smartpay.kit.redaction import install_log_redaction
+    from smartpay.kit.logs import install_record_factory
 
-    install_log_redaction()
+    install_record_factory()
     record = logging.getLogger("some.library").makeRecord(
         "some.library", logging.ERROR, __file__, 1, "pan=%s", ("4000000000009995",), None
     )

@@ -14,6 +14,7 @@ from smartpay.kit.clock import now
 from smartpay.kit.db import Session
 from smartpay.kit.ids import new_id
 from smartpay.kit.pagination import Page
+from smartpay.kit.request_context import current_request_id
 
 
 @dataclass(slots=True)
@@ -36,7 +37,7 @@ class EventBatch:
                 "object_id": obj["id"],
                 "data": obj,
                 "previous_attributes": previous_attributes,
-                "request_id": None,
+                "request_id": current_request_id.get(),
                 "idempotency_key": self.idempotency_key,
                 "created": now(),
             }

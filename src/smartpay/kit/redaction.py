@@ -30,11 +30,12 @@ class CardDataFilter(logging.Filter):
     configured explicitly, e.g. in tests)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        _scrub(record)
+        scrub_record(record)
         return True
 
 
-def _scrub(record: logging.LogRecord) -> None:
+def scrub_record(record: logging.LogRecord) -> None:
+    """Mask card data in a record's message (its arguments merged in first)."""
     try:
         message = record.getMessage()
     except Exception:  # a malformed record is left for logging's own error handling
@@ -43,34 +44,3 @@ def _scrub(record: logging.LogRecord) -> None:
     if cleaned != message:
         record.msg = cleaned
         record.args = None
-
-
-_installed = False
-
-
-def install_log_redaction() -> None:
-    """Mask card-like numbers in every log record as it is created, whichever logger or
-    handler (ours, uvicorn's, a library's) it goes through."""
-    global _installed
-    if _installed:
-        return
-    previous = logging.getLogRecordFactory()
-
-    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
-        record = previous(*args, **kwargs)
-        _scrub(record)
-        return record
-
-    logging.setLogRecordFactory(factory)
-    _installed = True
-
-
-def configure_logging(level: str) -> None:
-    """Log to stderr at ``level`` with card data masked; leaves existing handlers alone."""
-    install_log_redaction()
-    root = logging.getLogger()
-    if not root.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root.addHandler(handler)
-    root.setLevel(level.upper())

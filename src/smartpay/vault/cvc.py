@@ -40,6 +40,10 @@ class CvcStore(Protocol):
         """Return the CVC and delete it atomically; None if absent or expired."""
         ...
 
+    async def ping(self) -> None:
+        """Raise if the store cannot be reached (readiness checks)."""
+        ...
+
 
 def _check_ttl(ttl_seconds: int) -> None:
     if ttl_seconds <= 0:
@@ -71,6 +75,9 @@ class MemoryCvcStore:
         self._purge(self._clock())
         entry = self._entries.pop(key, None)
         return entry[0] if entry is not None else None
+
+    async def ping(self) -> None:
+        """Process memory is always there."""
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -135,6 +142,9 @@ class RedisCvcStore:
             return None
         sealed = _decode(raw if isinstance(raw, bytes) else raw.encode())
         return open_(self._provider, sealed, associated_data(CVC_AAD_PURPOSE, key)).decode()
+
+    async def ping(self) -> None:
+        await self._client.ping()
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -1,0 +1,1 @@
+"""Operating SmartPay: Prometheus metrics, health and readiness checks."""

@@ -1,0 +1,66 @@
+"""The SQL behind the metrics that describe the whole system rather than one process:
+read from the database at scrape time, so every API and worker process reports the same
+figures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from smartpay.events.models import events
+from smartpay.inbound.models import InboundStatus, inbound_events
+from smartpay.kit.db import Session
+from smartpay.payments.models import AttemptStatus, charges, payment_attempts, payment_intents
+from smartpay.webhooks.models import DeliveryStatus, webhook_deliveries
+
+
+async def ping(session: Session) -> None:
+    await session.execute(sa.text("SELECT 1"))
+
+
+async def intents_by_status(session: Session) -> list[sa.Row[Any]]:
+    query = sa.select(payment_intents.c.status, sa.func.count()).group_by(payment_intents.c.status)
+    return list((await session.execute(query)).all())
+
+
+async def charges_by_processor_and_status(
+    session: Session, created_since: int
+) -> list[sa.Row[Any]]:
+    """(processor, status, count) of the charges created since ``created_since``."""
+    query = (
+        sa.select(charges.c.processor, charges.c.status, sa.func.count())
+        .where(charges.c.created >= created_since)
+        .group_by(charges.c.processor, charges.c.status)
+    )
+    return list((await session.execute(query)).all())
+
+
+async def open_attempts(session: Session) -> int:
+    query = sa.select(sa.func.count()).where(
+        payment_attempts.c.status.in_([AttemptStatus.PENDING.value, AttemptStatus.UNKNOWN.value])
+    )
+    return int((await session.execute(query)).scalar_one())
+
+
+async def events_not_fanned_out(session: Session) -> int:
+    query = sa.select(sa.func.count()).where(events.c.webhooks_fanned_out.is_(sa.false()))
+    return int((await session.execute(query)).scalar_one())
+
+
+async def webhook_backlog(session: Session, now: int) -> tuple[int, int | None]:
+    """(deliveries waiting for an attempt, due time of the most overdue one or None)."""
+    due = webhook_deliveries.c.next_attempt_at <= now
+    query = sa.select(
+        sa.func.count(),
+        sa.func.min(sa.case((due, webhook_deliveries.c.next_attempt_at))),
+    ).where(webhook_deliveries.c.status == DeliveryStatus.PENDING.value)
+    count, oldest_due = (await session.execute(query)).one()
+    return int(count), None if oldest_due is None else int(oldest_due)
+
+
+async def inbound_pending(session: Session) -> int:
+    query = sa.select(sa.func.count()).where(
+        inbound_events.c.status == InboundStatus.RECEIVED.value
+    )
+    return int((await session.execute(query)).scalar_one())
