@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from pydantic import BaseModel
@@ -29,6 +30,7 @@ from smartpay.kit.request_context import RequestIdMiddleware
 from smartpay.ledger import endpoints as ledger_endpoints
 from smartpay.merchants.service import KeyResolver
 from smartpay.ops import endpoints as ops_endpoints
+from smartpay.ops import tracing as ops_tracing
 from smartpay.ops.metrics import MetricsMiddleware
 from smartpay.payments import endpoints as payment_endpoints
 from smartpay.platform import build_platform
@@ -38,7 +40,9 @@ from smartpay.webhooks import endpoints as webhook_endpoints
 logger = logging.getLogger("smartpay")
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, span_exporter: Any = None) -> FastAPI:
+    """The API, wired from ``settings``. ``span_exporter`` receives the trace spans
+    instead of the configured exporter (tests)."""
     settings = settings or Settings()
     configure_logging(settings.log_level, settings.log_format)
 
@@ -52,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.cvc_store = platform.cvc_store
         state.connectors = platform.connectors
         state.payment_flows = platform.payment_flows
+        if tracing is not None:
+            tracing.instrument_engine(platform.database.engine)
         stop = asyncio.Event()
         background = None
         if settings.run_worker_in_process:
@@ -65,6 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await background
             await platform.close()
+            if tracing is not None:
+                tracing.shutdown()
 
     app = FastAPI(
         title="SmartPay",
@@ -98,4 +106,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost last: every request gets its id first, then is timed.
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    tracing = ops_tracing.setup(app, settings, span_exporter)
     return app

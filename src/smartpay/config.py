@@ -38,6 +38,18 @@ class Settings(BaseSettings):
         description="When set, /metrics answers only 'Authorization: Bearer <token>'. Unset: "
         "open, for a scraper on a private network.",
     )
+    otel_exporter: Literal["none", "otlp", "console"] = Field(
+        default="none",
+        description="OpenTelemetry traces: none, OTLP over HTTP to otel_endpoint, or the "
+        "console. Needs the `otel` extra.",
+    )
+    otel_endpoint: str = Field(
+        default="http://127.0.0.1:4318/v1/traces",
+        description="Where the OTLP exporter sends spans (an OpenTelemetry Collector).",
+    )
+    otel_service_name: str = Field(
+        default="smartpay", description="service.name of the spans SmartPay sends."
+    )
     log_format: Literal["json", "text"] = Field(
         default="json",
         description="Log lines as JSON objects (for log pipelines) or as text (for a "
