@@ -19,3 +19,5 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   for _ in $(seq 1 30); do redis-cli ping >/dev/null 2>&1 && break; sleep 1; done
 fi
 echo "services: PostgreSQL and Redis are up"
+# The chat page's browser test drives the system chromium (never a downloaded build).
+command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)

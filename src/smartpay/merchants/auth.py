@@ -1,5 +1,9 @@
 """Authentication as Stripe does it: ``Authorization: Bearer sk_…`` or HTTP basic auth
-with the key as the user name. A publishable key may only create payment methods."""
+with the key as the user name.
+
+A publishable key (``pk_…``) is meant for browsers, so its scope is small: it may create
+payment methods and drive the payment chat (``/chat``, ``/session/{id}``), and nothing
+else. Each route states which it accepts through the dependency it uses below."""
 
 from __future__ import annotations
 
@@ -77,4 +81,12 @@ async def secret_key_auth(request: Request) -> MerchantContext:
 
 
 async def any_key_auth(request: Request) -> MerchantContext:
+    return await authenticate(request, allow_publishable=True)
+
+
+async def chat_auth(request: Request) -> MerchantContext | None:
+    """The payment chat (``/chat``, ``/session/{id}``): a publishable or secret key, or
+    none at all when the caller holds a session id (the customer on the /pay page)."""
+    if request.headers.get("authorization") is None:
+        return None
     return await authenticate(request, allow_publishable=True)
