@@ -11,6 +11,7 @@ from smartpay.config import Settings
 from smartpay.connectors.registry import ConnectorRegistry, build_registry
 from smartpay.kit.db import Database
 from smartpay.payments.flows import PaymentFlows
+from smartpay.routing.service import RoutingService
 from smartpay.vault.cvc import CvcStore, MemoryCvcStore, RedisCvcStore
 from smartpay.vault.keys import LocalKeyring
 from smartpay.vault.service import Vault
@@ -25,8 +26,10 @@ class Platform:
     cvc_store: CvcStore
     connectors: ConnectorRegistry
     payment_flows: PaymentFlows
+    routing: RoutingService
 
     async def close(self) -> None:
+        await self.routing.close()
         close = getattr(self.cvc_store, "close", None)
         if close is not None:
             await close()
@@ -47,11 +50,13 @@ def build_platform(settings: Settings) -> Platform:
         RedisCvcStore(settings.redis_url, keyring) if settings.redis_url else MemoryCvcStore()
     )
     connectors = build_registry(settings, database)
+    routing = RoutingService(settings, database, connectors.names, connectors.estimate_fee)
     flows = PaymentFlows(
         database=database,
         settings=settings,
         vault=vault,
         cvc_store=cvc_store,
         connectors=connectors,
+        routing=routing,
     )
-    return Platform(settings, database, keyring, vault, cvc_store, connectors, flows)
+    return Platform(settings, database, keyring, vault, cvc_store, connectors, flows, routing)

@@ -80,6 +80,11 @@ class ConnectorRegistry:
                 f"Unknown processor {name!r}; enabled processors: {', '.join(self.names)}."
             ) from None
 
+    def estimate_fee(self, name: str, amount: int, currency: str) -> int:
+        """What processor ``name`` would charge on ``amount`` (0 when it cannot say)."""
+        estimate = getattr(self._connectors.get(name), "estimate_fee", None)
+        return int(estimate(amount, currency)) if estimate is not None else 0
+
     def __contains__(self, name: object) -> bool:
         return name in self._connectors
 

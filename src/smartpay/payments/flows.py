@@ -38,6 +38,7 @@ from smartpay.connectors.base import (
     ProcessorRecord,
     RecordStatus,
 )
+from smartpay.connectors.facts import amount_band, bin_of, issuer_country
 from smartpay.connectors.registry import ConnectorRegistry
 from smartpay.dependencies import WriteContext
 from smartpay.errors import (
@@ -82,6 +83,14 @@ from smartpay.payments.service import (
     new_intent_values,
     resolve_payment_method,
 )
+from smartpay.routing.bandit import (
+    Observation,
+    OutcomeKind,
+    PaymentContext,
+    classify_decline,
+    is_retryable_decline,
+)
+from smartpay.routing.service import Decision, RoutingService
 from smartpay.vault.cvc import CvcStore
 from smartpay.vault.service import Vault
 
@@ -103,6 +112,8 @@ class _Authorization:
     charge: Any
     processors: list[str]
     request: AuthorizeRequest
+    decision: Decision | None = None
+    segment: str = ""
 
 
 class PaymentFlows:
@@ -114,12 +125,16 @@ class PaymentFlows:
         vault: Vault,
         cvc_store: CvcStore,
         connectors: ConnectorRegistry,
+        routing: RoutingService | None = None,
     ) -> None:
+        """Without ``routing`` processors are tried in SMARTPAY_PROCESSORS order and only
+        a processor that certainly did nothing is failed over (the pre-routing behaviour)."""
         self.database = database
         self.settings = settings
         self.vault = vault
         self.cvc_store = cvc_store
         self.connectors = connectors
+        self.routing = routing
 
     # ----------------------------------------------------------------- confirm
 
@@ -226,6 +241,28 @@ class PaymentFlows:
         started = time.time()
         capture = capture_method != CaptureMethod.MANUAL
         processors = self.connectors.names
+        decision: Decision | None = None
+        context: PaymentContext | None = None
+        routing_details: dict[str, Any] | None = None
+        if self.routing is not None:
+            context = PaymentContext(
+                merchant_id=merchant_id,
+                amount=intent.amount,
+                currency=intent.currency,
+                brand=method.brand,
+                country=issuer_country(card.number),
+                amount_band=amount_band(intent.amount, intent.currency),
+                bin=bin_of(card.number),
+                customer=intent.customer_id,
+                metadata={key: str(value) for key, value in (intent.metadata or {}).items()},
+                key=intent.id,
+            )
+            decision = await self.routing.decide(session, context)
+            processors = decision.processors
+            routing_details = {
+                **decision.as_details(),
+                "attempts": [{"attempt": attempt_id, "processor": processors[0]}],
+            }
         charge = {
             "id": charge_id,
             "merchant_id": merchant_id,
@@ -268,6 +305,7 @@ class PaymentFlows:
             "fee": 0,
             "started_at": started,
             "finished_at": None,
+            "routing": decision.reason_for(processors[0], 0) if decision else None,
         }
         await repository.insert_charge(session, **charge)
         await repository.insert_attempt(session, **attempt)
@@ -280,6 +318,7 @@ class PaymentFlows:
             "last_payment_error": None,
             "receipt_email": params.receipt_email or intent.receipt_email,
             "return_url": params.return_url or intent.return_url,
+            "routing": routing_details,
         }
         await repository.update_intent(session, intent.id, **intent_changes)
         await ctx.attach(session, intent.id)
@@ -299,15 +338,28 @@ class PaymentFlows:
                 capture=capture,
                 description=intent.description,
             ),
+            decision=decision,
+            segment=context.segment if context is not None else "",
         )
 
     async def _authorize(self, ctx: WriteContext, auth: _Authorization) -> Response:
-        """Call processors in order; fail over only when one certainly did nothing."""
+        """Call the routed processors in order: the cascade.
+
+        The next processor is tried after a technical failure (the processor certainly did
+        nothing) and, with routing, after a retryable soft decline; at most
+        SMARTPAY_ROUTING_MAX_ATTEMPTS processors and never once the confirmation has run
+        SMARTPAY_ROUTING_TIME_BUDGET_SECONDS. Never after a hard decline, and never after an
+        unknown outcome: that ends the confirmation with the intent ``processing`` until the
+        janitor learns what happened, so a customer is never charged twice."""
         attempt = auth.attempt
         request = auth.request
+        started = time.monotonic()
         try:
-            for index, processor in enumerate(auth.processors):
+            index = 0
+            while True:
+                processor = auth.processors[index]
                 connector = self.connectors.get(processor)
+                called = time.monotonic()
                 try:
                     result = await asyncio.wait_for(
                         connector.authorize(request),
@@ -317,52 +369,130 @@ class PaymentFlows:
                     logger.warning(
                         "processor %s unavailable for %s: %s", processor, attempt.id, exc
                     )
-                    next_processor = (
-                        auth.processors[index + 1] if index + 1 < len(auth.processors) else None
+                    await self._learn(auth, processor, Observation(OutcomeKind.TECHNICAL), called)
+                    next_processor = self._next_processor(auth, index, started)
+                    attempt = await self._fail_over(
+                        auth,
+                        attempt,
+                        next_processor,
+                        status=AttemptStatus.FAILED.value,
+                        error_code="processor_unavailable",
                     )
-                    attempt = await self._fail_over(attempt, next_processor)
                     if next_processor is None:
                         return await self._finish_unavailable(ctx, auth.intent.id)
-                    auth.charge = snapshot(auth.charge, processor=next_processor)
                     request = dataclasses.replace(request, idempotency_key=attempt.id)
+                    index += 1
                     continue
                 except (OutcomeUnknown, TimeoutError):
+                    await self._learn(auth, processor, Observation(OutcomeKind.TIMEOUT), called)
                     return await self._finish_unknown(ctx, auth.intent.id, attempt.id)
+                await self._learn(auth, processor, _observation(result), called)
+                if result.outcome is AuthOutcome.DECLINED and self._retryable(result):
+                    next_processor = self._next_processor(auth, index, started)
+                    if next_processor is not None:
+                        logger.info(
+                            "processor %s soft-declined %s (%s): trying %s",
+                            processor,
+                            attempt.id,
+                            result.decline_code or result.error_code,
+                            next_processor,
+                        )
+                        attempt = await self._fail_over(
+                            auth,
+                            attempt,
+                            next_processor,
+                            status=AttemptStatus.DECLINED.value,
+                            error_code=result.error_code,
+                            decline_code=result.decline_code,
+                            processor_reference=result.processor_reference,
+                        )
+                        request = dataclasses.replace(request, idempotency_key=attempt.id)
+                        index += 1
+                        continue
                 async with self.database.transaction() as session:
                     status, body = await self.apply_authorization(
                         session, attempt, result, ctx, intent=auth.intent, charge=auth.charge
                     )
                     return await ctx.complete(session, status, body)
-            raise AssertionError("unreachable: the processor list is never empty")
         finally:
             request.card.wipe()
 
-    async def _fail_over(self, attempt: Any, next_processor: str | None) -> Any:
-        """Record the failed attempt and, if another processor remains, a new pending one,
-        which is returned."""
-        async with self.database.transaction() as session:
-            await repository.update_attempt(
-                session,
-                attempt.id,
-                status=AttemptStatus.FAILED.value,
-                error_code="processor_unavailable",
-                finished_at=time.time(),
+    def _retryable(self, result: AuthorizeResult) -> bool:
+        if self.routing is None:
+            return False
+        return is_retryable_decline(result.decline_code, result.error_code, self.routing.retryable)
+
+    def _next_processor(self, auth: _Authorization, index: int, started: float) -> str | None:
+        """The processor to cascade to after ``auth.processors[index]``, if any is left
+        within the attempt limit and the time budget."""
+        following = index + 1
+        if following >= len(auth.processors):
+            return None
+        if self.routing is not None:
+            if following >= self.settings.routing_max_attempts:
+                return None
+            if time.monotonic() - started >= self.settings.routing_time_budget_seconds:
+                return None
+        return auth.processors[following]
+
+    async def _learn(
+        self, auth: _Authorization, processor: str, observation: Observation, called: float
+    ) -> None:
+        if self.routing is None:
+            return
+        latency_ms = (time.monotonic() - called) * 1000.0
+        try:
+            await self.routing.observe(
+                auth.attempt.merchant_id, processor, auth.segment, observation, latency_ms
             )
+        except Exception:
+            # Learning is best effort: a statistics store that is down must never fail a
+            # payment the processor has already answered (that outcome is applied next).
+            logger.exception("routing: could not record the outcome of %s", processor)
+
+    async def _fail_over(
+        self,
+        auth: _Authorization,
+        attempt: Any,
+        next_processor: str | None,
+        **final: Any,
+    ) -> Any:
+        """Close the attempt with ``final`` (status and codes) and, if another processor
+        remains, record a new pending attempt there, which is returned."""
+        async with self.database.transaction() as session:
+            await repository.update_attempt(session, attempt.id, finished_at=time.time(), **final)
             if next_processor is None:
                 return attempt
             new_attempt_id = new_id("att")
+            position = auth.processors.index(next_processor)
             new_attempt = snapshot(
                 attempt,
                 id=new_attempt_id,
                 idempotency_key=new_attempt_id,
                 processor=next_processor,
                 status=AttemptStatus.PENDING.value,
+                processor_reference=None,
+                decline_code=None,
                 error_code=None,
                 started_at=time.time(),
                 finished_at=None,
+                routing=(
+                    auth.decision.reason_for(next_processor, position) if auth.decision else None
+                ),
             )
             await repository.insert_attempt(session, **vars(new_attempt))
             await repository.update_charge(session, attempt.charge_id, processor=next_processor)
+            auth.charge = snapshot(auth.charge, processor=next_processor)
+            routing = getattr(auth.intent, "routing", None)
+            if routing is not None:
+                tried = [dict(item) for item in routing.get("attempts", [])]
+                if tried:
+                    tried[-1]["outcome"] = final.get("decline_code") or final.get("error_code")
+                    tried[-1]["status"] = final["status"]
+                tried.append({"attempt": new_attempt_id, "processor": next_processor})
+                routing = {**routing, "attempts": tried}
+                await repository.update_intent(session, auth.intent.id, routing=routing)
+                auth.intent = snapshot(auth.intent, routing=routing)
             return new_attempt
 
     async def _finish_unknown(self, ctx: WriteContext, intent_id: str, attempt_id: str) -> Response:
@@ -1094,6 +1224,16 @@ class PaymentFlows:
                 status=RefundStatus.FAILED.value,
                 failure_reason="not_received_by_processor",
             )
+
+
+def _observation(result: AuthorizeResult) -> Observation:
+    """What an answered authorization says about its processor."""
+    if result.outcome is AuthOutcome.APPROVED:
+        return Observation(OutcomeKind.APPROVED)
+    if result.outcome is AuthOutcome.REQUIRES_ACTION:
+        return Observation(OutcomeKind.CHALLENGE)
+    code = result.decline_code or result.error_code
+    return Observation(classify_decline(result.decline_code, result.error_code), code)
 
 
 def _outcome_of(result: AuthorizeResult | ProcessorRecord) -> AuthOutcome:

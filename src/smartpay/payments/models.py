@@ -98,6 +98,9 @@ payment_intents = sa.Table(
     sa.Column("cancellation_reason", sa.String(40), nullable=True),
     sa.Column("client_secret", sa.String(100), nullable=False),
     sa.Column("created", sa.BigInteger, nullable=False, index=True),
+    # SmartPay extension: why the latest confirmation's processors were chosen
+    # (routing.service.Decision.as_details plus each attempt's processor and outcome).
+    sa.Column("routing", sa.JSON, nullable=True),
 )
 
 charges = sa.Table(
@@ -151,6 +154,8 @@ payment_attempts = sa.Table(
     sa.Column("fee", sa.BigInteger, nullable=False),
     sa.Column("started_at", sa.Float, nullable=False),
     sa.Column("finished_at", sa.Float, nullable=True),
+    # Why this attempt's processor was chosen: rule, split, bandit scores, breaker states.
+    sa.Column("routing", sa.JSON, nullable=True),
     # Processor webhooks and the 3-D Secure page find their attempt by the processor's
     # reference.
     sa.Index("ix_payment_attempts_processor_reference", "processor", "processor_reference"),

@@ -112,6 +112,8 @@ def render_payment_intent(row: Any) -> dict[str, Any]:
         "receipt_email": row.receipt_email,
         "statement_descriptor": row.statement_descriptor,
         "status": row.status,
+        # SmartPay extension: why each processor was tried (rule, split, scores, breakers).
+        "routing": getattr(row, "routing", None),
     }
 
 

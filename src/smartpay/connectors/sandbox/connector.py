@@ -17,11 +17,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import random
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
 from typing import Any, Final
@@ -29,7 +30,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from smartpay import errors
-from smartpay.cards.validation import luhn_valid
+from smartpay.cards.validation import detect_brand, luhn_valid
 from smartpay.config import Settings
 from smartpay.connectors.base import (
     AuthorizeRequest,
@@ -43,6 +44,7 @@ from smartpay.connectors.base import (
     RecordKind,
     RecordStatus,
 )
+from smartpay.connectors.facts import AMOUNT_BANDS, amount_band, issuer_country
 from smartpay.connectors.sandbox import repository, webhooks
 from smartpay.connectors.sandbox.models import ChallengeStatus
 from smartpay.connectors.sandbox.webhooks import SandboxWebhookSender, WebhookSink
@@ -66,6 +68,27 @@ MAX_FEE_BASIS_POINTS: Final = 10_000
 _PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
 
 
+# A standard normal variable is below this 99% of the time: turns a p99 into a sigma.
+_Z_99: Final = 2.326
+# What an issuer answers when the profile's approval draw declines a payment.
+SOFT_DECLINE_CODE: Final = "do_not_honor"
+RETRYABLE_DECLINE_CODE: Final = "try_again_later"
+
+
+@dataclass(frozen=True, slots=True)
+class Outage:
+    """A window (unix seconds, ``start`` included, ``end`` excluded) in which the profile
+    fails calls at these rates instead of its usual ones."""
+
+    start: int
+    end: int
+    failure_rate: float = 1.0
+    timeout_rate: float = 0.0
+
+    def covers(self, now: float) -> bool:
+        return self.start <= now < self.end
+
+
 @dataclass(frozen=True, slots=True)
 class SandboxProfile:
     """One simulated processor: its name, how it misbehaves and what it charges.
@@ -73,6 +96,14 @@ class SandboxProfile:
     ``failure_rate``: share of calls refused before anything is recorded
     (``ProcessorUnavailable``). ``timeout_rate``: share of calls recorded whose answer is
     then lost (``OutcomeUnknown``). ``seed`` makes the sequence of faults reproducible.
+
+    Approval (for cards the test-card table would approve): ``approval_rate`` times the
+    matching entries of ``approval_by_brand`` (``visa``…), ``approval_by_country`` (ISO
+    alpha-2 of the issuer) and ``approval_by_amount_band`` (``small``/``medium``/
+    ``large``), each missing entry counting as 1. A payment the draw declines is answered
+    ``do_not_honor``, or ``try_again_later`` for a ``retryable_decline_share`` of them.
+    ``latency_p99_ms``: when set, each call's latency is log-normal with median
+    ``latency_ms`` and this 99th percentile. ``outages``: windows with other fault rates.
     """
 
     name: str
@@ -82,6 +113,13 @@ class SandboxProfile:
     fee_basis_points: int = DEFAULT_FEE_BASIS_POINTS
     fee_fixed: int = DEFAULT_FEE_FIXED
     seed: int | None = None
+    approval_rate: float = 1.0
+    approval_by_brand: Mapping[str, float] = field(default_factory=dict)
+    approval_by_country: Mapping[str, float] = field(default_factory=dict)
+    approval_by_amount_band: Mapping[str, float] = field(default_factory=dict)
+    retryable_decline_share: float = 0.0
+    latency_p99_ms: int | None = None
+    outages: tuple[Outage, ...] = ()
 
     def __post_init__(self) -> None:
         where = f"sandbox profile {self.name!r}"
@@ -106,10 +144,63 @@ class SandboxProfile:
                 f"{where}: failure_rate + timeout_rate must not exceed 1 "
                 f"(got {self.failure_rate} + {self.timeout_rate})."
             )
+        _check_rate(self.approval_rate, f"{where}: approval_rate")
+        _check_rate(self.retryable_decline_share, f"{where}: retryable_decline_share")
+        for label, table in (
+            ("approval_by_brand", self.approval_by_brand),
+            ("approval_by_country", self.approval_by_country),
+            ("approval_by_amount_band", self.approval_by_amount_band),
+        ):
+            if not isinstance(table, Mapping):
+                raise ValueError(f"{where}: {label} must be an object of rates.")
+            for key, rate in table.items():
+                _check_rate(rate, f"{where}: {label}[{key!r}]")
+        unknown_bands = sorted(set(self.approval_by_amount_band) - set(AMOUNT_BANDS))
+        if unknown_bands:
+            raise ValueError(
+                f"{where}: approval_by_amount_band has unknown bands "
+                f"{', '.join(unknown_bands)}; allowed: {', '.join(AMOUNT_BANDS)}."
+            )
+        if self.latency_p99_ms is not None:
+            _check_int(self.latency_p99_ms, f"{where}: latency_p99_ms", low=self.latency_ms)
+            if self.latency_ms < 1:
+                raise ValueError(f"{where}: latency_p99_ms needs a latency_ms of at least 1.")
+        for outage in self.outages:
+            _check_int(outage.start, f"{where}: outage start", low=0)
+            _check_int(outage.end, f"{where}: outage end", low=outage.start)
+            _check_rate(outage.failure_rate, f"{where}: outage failure_rate")
+            _check_rate(outage.timeout_rate, f"{where}: outage timeout_rate")
+
+    def fault_rates(self, now: float) -> tuple[float, float]:
+        """(failure_rate, timeout_rate) at unix time ``now``: an outage's, if one covers it."""
+        for outage in self.outages:
+            if outage.covers(now):
+                return outage.failure_rate, outage.timeout_rate
+        return self.failure_rate, self.timeout_rate
+
+    def approval_probability(self, brand: str | None, country: str | None, band: str) -> float:
+        """The chance the profile approves a card the test-card table would approve."""
+        rate = self.approval_rate
+        rate *= self.approval_by_brand.get(brand or "", 1.0)
+        rate *= self.approval_by_country.get(country or "", 1.0)
+        rate *= self.approval_by_amount_band.get(band, 1.0)
+        return rate
+
+    def draw_latency_ms(self, rng: random.Random) -> float:
+        """One call's latency: fixed, or log-normal with the configured median and p99."""
+        if self.latency_p99_ms is None or self.latency_p99_ms == self.latency_ms:
+            return float(self.latency_ms)
+        sigma = math.log(self.latency_p99_ms / self.latency_ms) / _Z_99
+        return self.latency_ms * math.exp(rng.gauss(0.0, sigma))
 
     def fee(self, captured_amount: int) -> int:
         """The fee on a capture. Refunds return no fee, as with Stripe."""
         return percentage_fee(captured_amount, self.fee_basis_points, self.fee_fixed)
+
+
+def _check_rate(rate: object, label: str) -> None:
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
+        raise ValueError(f"{label} must be a number from 0 to 1, got {rate!r}.")
 
 
 def _check_int(value: object, label: str, low: int | None = None, high: int | None = None) -> None:
@@ -127,15 +218,39 @@ _PROFILE_KEYS: Final = (
     "fee_basis_points",
     "fee_fixed",
     "seed",
+    "approval_rate",
+    "approval_by_brand",
+    "approval_by_country",
+    "approval_by_amount_band",
+    "retryable_decline_share",
+    "latency_p99_ms",
+    "outages",
 )
+_OUTAGE_KEYS: Final = ("start", "end", "failure_rate", "timeout_rate")
+
+
+def _parse_outages(name: str, raw: object) -> tuple[Outage, ...]:
+    if not isinstance(raw, list):
+        raise ValueError(f"profile {name!r}: outages must be a list of {{start, end}} objects.")
+    outages = []
+    for item in raw:
+        if not isinstance(item, dict) or not {"start", "end"} <= set(item):
+            raise ValueError(f"profile {name!r}: each outage needs start and end (unix seconds).")
+        unknown = sorted(set(item) - set(_OUTAGE_KEYS))
+        if unknown:
+            raise ValueError(f"profile {name!r}: outage has unknown keys {', '.join(unknown)}.")
+        outages.append(Outage(**item))
+    return tuple(outages)
 
 
 def parse_profiles(settings: Settings) -> list[SandboxProfile]:
     """The sandbox profiles configured by ``SMARTPAY_SANDBOX_PROFILES``, in order.
 
     The setting is a JSON object ``{name: {latency_ms, failure_rate, timeout_rate,
-    fee_basis_points, fee_fixed, seed}}`` (every key optional). Empty: one profile named
-    ``sandbox`` with defaults. Anything malformed raises ``ValueError`` saying what.
+    fee_basis_points, fee_fixed, seed, approval_rate, approval_by_brand,
+    approval_by_country, approval_by_amount_band, retryable_decline_share,
+    latency_p99_ms, outages}}`` (every key optional; see ``SandboxProfile``). Empty: one
+    profile named ``sandbox`` with defaults. Anything malformed raises ``ValueError``.
     """
     raw = settings.sandbox_profiles.strip()
     if not raw:
@@ -163,8 +278,10 @@ def parse_profiles(settings: Settings) -> list[SandboxProfile]:
                 f"{', '.join(unknown)}; allowed: {', '.join(_PROFILE_KEYS)}."
             )
         try:
+            if "outages" in options:
+                options = {**options, "outages": _parse_outages(name, options["outages"])}
             profiles.append(SandboxProfile(name=name, **options))
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             raise ValueError(f"SMARTPAY_SANDBOX_PROFILES: {exc}") from None
     return profiles
 
@@ -345,7 +462,7 @@ class SandboxConnector:
     async def authorize(self, request: AuthorizeRequest) -> AuthorizeResult:
         fault = await self._enter("authorize", request.idempotency_key)
         now = clock.now()
-        scenario = scenario_for(request.card, now)
+        scenario = self._issuer_answer(request, scenario_for(request.card, now))
         reference = new_id(_REFERENCE_PREFIX[RecordKind.AUTHORIZATION])
         captured = (
             request.amount if request.capture and scenario.outcome is AuthOutcome.APPROVED else 0
@@ -404,6 +521,10 @@ class SandboxConnector:
         async with self._database.transaction() as session:
             rows = await repository.list_records(session, self.name, since)
         return [_to_record(row) for row in rows]
+
+    def estimate_fee(self, amount: int, currency: str) -> int:
+        """The fee an approved, captured ``amount`` would cost here (used by routing)."""
+        return self.profile.fee(amount)
 
     # -- webhooks
 
@@ -476,22 +597,45 @@ class SandboxConnector:
 
     # -- internals
 
+    def _issuer_answer(self, request: AuthorizeRequest, scenario: CardScenario) -> CardScenario:
+        """The profile's approval rate for this card's brand, country and amount band,
+        applied to cards the test-card table approves. A profile approving everything
+        draws nothing, so its fault sequence is the same as before approval rates."""
+        profile = self.profile
+        if scenario.outcome is not AuthOutcome.APPROVED or not _has_approval_model(profile):
+            return scenario
+        number = request.card.number
+        probability = profile.approval_probability(
+            detect_brand(number),
+            issuer_country(number),
+            amount_band(request.amount, request.currency),
+        )
+        if self._rng.random() < probability:
+            return scenario
+        if self._rng.random() < profile.retryable_decline_share:
+            return _declined(
+                RETRYABLE_DECLINE_CODE, "The issuer could not answer; try again in a moment."
+            )
+        return _declined(SOFT_DECLINE_CODE)
+
     async def _latency(self) -> None:
-        if self.profile.latency_ms:
-            await asyncio.sleep(self.profile.latency_ms / _MILLISECONDS)
+        delay = self.profile.draw_latency_ms(self._rng)
+        if delay:
+            await asyncio.sleep(delay / _MILLISECONDS)
 
     async def _enter(self, operation: str, key: str) -> _Fault | None:
         """Wait the profile's latency and draw this call's fault: one draw per call, so a
         seeded profile misbehaves in the same sequence every run."""
         await self._latency()
+        failure_rate, timeout_rate = self.profile.fault_rates(clock.now())
         draw = self._rng.random()
-        if draw < self.profile.failure_rate:
+        if draw < failure_rate:
             logger.info("sandbox %s: injected failure on %s %s", self.name, operation, key)
             raise errors.ProcessorUnavailable(
                 f"Sandbox processor {self.name} is unavailable (injected failure); "
                 "nothing was processed."
             )
-        if draw < self.profile.failure_rate + self.profile.timeout_rate:
+        if draw < failure_rate + timeout_rate:
             return _Fault.LOST_RESPONSE
         return None
 
@@ -633,6 +777,12 @@ class SandboxConnector:
         if voids:
             return _Refusal("payment_intent_unexpected_state", "This authorization was voided.")
         return None
+
+
+def _has_approval_model(profile: SandboxProfile) -> bool:
+    return profile.approval_rate < 1 or any(
+        (profile.approval_by_brand, profile.approval_by_country, profile.approval_by_amount_band)
+    )
 
 
 def _check_amount(amount: int, limit: int, what: str) -> _Refusal | None:

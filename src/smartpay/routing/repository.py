@@ -1,0 +1,179 @@
+"""Every SQL statement of the routing domain."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from smartpay.kit.db import Session
+from smartpay.routing.bandit import LATENCY_EWMA_WEIGHT, ArmStats, stats_keys
+from smartpay.routing.breaker import BreakerRecord, BreakerState
+from smartpay.routing.models import routing_breakers, routing_configs, routing_stats
+
+# 2^-60 is below any count that matters; PostgreSQL raises on float underflow, so the
+# decay exponent is capped there.
+_MAX_HALF_LIVES = 60.0
+
+
+def _insert_ignore(session: Session, table: sa.Table, values: dict[str, Any]) -> Any:
+    if session.dialect.name == "postgresql":
+        return postgresql.insert(table).values(**values).on_conflict_do_nothing()
+    return sqlite.insert(table).values(**values).on_conflict_do_nothing()
+
+
+async def get_config(session: Session, merchant_id: str) -> sa.Row[Any] | None:
+    query = sa.select(routing_configs).where(routing_configs.c.merchant_id == merchant_id)
+    return (await session.execute(query)).first()
+
+
+async def save_config(
+    session: Session, merchant_id: str, document: dict[str, Any], updated: int
+) -> None:
+    changed = await session.execute(
+        sa.update(routing_configs)
+        .where(routing_configs.c.merchant_id == merchant_id)
+        .values(document=document, updated=updated)
+    )
+    if changed.rowcount == 0:
+        await session.execute(
+            _insert_ignore(
+                session,
+                routing_configs,
+                {"merchant_id": merchant_id, "document": document, "updated": updated},
+            )
+        )
+        await session.execute(
+            sa.update(routing_configs)
+            .where(routing_configs.c.merchant_id == merchant_id)
+            .values(document=document, updated=updated)
+        )
+
+
+async def load_stats(
+    session: Session, processors: Sequence[str], segment: str
+) -> dict[tuple[str, str], ArmStats]:
+    query = sa.select(routing_stats).where(
+        routing_stats.c.processor.in_(list(processors)),
+        routing_stats.c.segment.in_(stats_keys(segment)),
+    )
+    return {
+        (row.processor, row.segment): ArmStats(
+            row.successes, row.failures, row.updated_at, row.latency_ms, row.latency_samples
+        )
+        for row in await session.execute(query)
+    }
+
+
+async def add_observation(
+    session: Session,
+    processor: str,
+    segment: str,
+    success: bool | None,
+    latency_ms: float | None,
+    now: float,
+    half_life: float,
+) -> None:
+    """``ArmStats.observe`` in one UPDATE per row, so concurrent workers never lose each
+    other's counts. ``success`` None: only the latency is folded in."""
+    segments = stats_keys(segment)
+    for name in segments:
+        await session.execute(
+            _insert_ignore(
+                session,
+                routing_stats,
+                {
+                    "processor": processor,
+                    "segment": name,
+                    "successes": 0.0,
+                    "failures": 0.0,
+                    "updated_at": now,
+                    "latency_ms": 0.0,
+                    "latency_samples": 0,
+                },
+            )
+        )
+    c = routing_stats.c
+    now_value = sa.literal(now, sa.Float)
+    elapsed = (now_value - c.updated_at) / sa.literal(half_life, sa.Float)
+    capped = sa.case((elapsed > _MAX_HALF_LIVES, _MAX_HALF_LIVES), else_=elapsed)
+    factor = sa.case(
+        (c.updated_at < now_value, sa.func.power(sa.literal(0.5, sa.Float), capped)),
+        else_=sa.literal(1.0, sa.Float),
+    )
+    values: dict[str, Any] = {}
+    if success is not None:
+        values["successes"] = c.successes * factor + (1.0 if success else 0.0)
+        values["failures"] = c.failures * factor + (0.0 if success else 1.0)
+        values["updated_at"] = sa.case((c.updated_at < now_value, now_value), else_=c.updated_at)
+    if latency_ms is not None:
+        sample = sa.literal(latency_ms, sa.Float)
+        values["latency_ms"] = sa.case(
+            (c.latency_samples == 0, sample),
+            else_=c.latency_ms + LATENCY_EWMA_WEIGHT * (sample - c.latency_ms),
+        )
+        values["latency_samples"] = c.latency_samples + 1
+    if values:
+        await session.execute(
+            sa.update(routing_stats)
+            .where(c.processor == processor, c.segment.in_(segments))
+            .values(**values)
+        )
+
+
+def _breaker(row: Any) -> BreakerRecord:
+    return BreakerRecord(
+        processor=row.processor,
+        state=BreakerState(row.state),
+        changed_at=row.changed_at,
+        window_start=row.window_start,
+        calls=row.calls,
+        failures=row.failures,
+        previous_calls=row.previous_calls,
+        previous_failures=row.previous_failures,
+        probe_successes=row.probe_successes,
+    )
+
+
+async def load_breakers(session: Session, processors: Sequence[str]) -> dict[str, BreakerRecord]:
+    query = sa.select(routing_breakers).where(routing_breakers.c.processor.in_(list(processors)))
+    return {row.processor: _breaker(row) for row in await session.execute(query)}
+
+
+async def lock_breaker(session: Session, processor: str) -> BreakerRecord:
+    """The processor's breaker, locked until the transaction ends (created if new)."""
+    fresh = BreakerRecord(processor)
+    await session.execute(_insert_ignore(session, routing_breakers, _breaker_values(fresh)))
+    query = (
+        sa.select(routing_breakers)
+        .where(routing_breakers.c.processor == processor)
+        .with_for_update()
+    )
+    row = (await session.execute(query)).one()
+    return _breaker(row)
+
+
+def _breaker_values(record: BreakerRecord) -> dict[str, Any]:
+    return {
+        "processor": record.processor,
+        "state": record.state.value,
+        "changed_at": record.changed_at,
+        "window_start": record.window_start,
+        "calls": record.calls,
+        "failures": record.failures,
+        "previous_calls": record.previous_calls,
+        "previous_failures": record.previous_failures,
+        "probe_successes": record.probe_successes,
+    }
+
+
+async def save_breaker(session: Session, record: BreakerRecord) -> None:
+    values = _breaker_values(record)
+    del values["processor"]
+    await session.execute(
+        sa.update(routing_breakers)
+        .where(routing_breakers.c.processor == record.processor)
+        .values(**values)
+    )
