@@ -153,3 +153,76 @@ def inspect(file: Annotated[Path, typer.Argument(help="The NACHA file to summari
         else (f"[red]invalid[/red] ({len(result.errors)} problems; run `validate` for the list)")
     )
     console.print(f"Verdict: {verdict}")
+
+
+@ach_app.command()
+def cycle() -> None:
+    """Run one batch cycle now: batch pending transfers, write the NACHA files to the
+    outbox, and print what the fee model charged and saved."""
+    import asyncio
+
+    from smartpay.ach.batching import CycleReport, run_cycle
+    from smartpay.config import Settings
+    from smartpay.kit.clock import now
+    from smartpay.platform import build_platform
+
+    async def main() -> CycleReport:
+        platform = build_platform(Settings())
+        try:
+            return await run_cycle(platform.database, platform.settings, platform.vault, now=now())
+        finally:
+            await platform.close()
+
+    report = asyncio.run(main())
+    console = _console()
+    for name in report.files:
+        console.print(f"wrote {escape(name)}")
+    console.print(
+        f"{report.batches} batches, {report.entries} entries; fees {_cents(report.fees)} "
+        f"(per entry {_cents(report.fees_if_per_entry)}, Stripe "
+        f"{_cents(report.stripe_equivalent)}, saved {_cents(report.savings_vs_stripe)})"
+    )
+    for name in report.invalid_files:
+        console.print(f"[red]refused by the validator, not written:[/red] {escape(name)}")
+    if report.invalid_files:
+        raise typer.Exit(EXIT_INVALID)
+
+
+@ach_app.command()
+def ingest(
+    files: Annotated[list[Path], typer.Argument(help="Return/NOC files from the ODFI.")],
+) -> None:
+    """Apply return and notification-of-change files; exit 1 if one is invalid."""
+    import asyncio
+
+    from smartpay.ach.returns import IngestReport
+    from smartpay.ach.returns import ingest as ingest_file
+    from smartpay.config import Settings
+    from smartpay.kit.clock import now
+    from smartpay.platform import build_platform
+
+    console = _console()
+    contents = [(path, _read_bytes(path, console)) for path in files]
+
+    async def main() -> list[IngestReport]:
+        platform = build_platform(Settings())
+        try:
+            return [
+                await ingest_file(
+                    platform.database, platform.settings, platform.vault, p.name, data, now=now()
+                )
+                for p, data in contents
+            ]
+        finally:
+            await platform.close()
+
+    reports = asyncio.run(main())
+    for report in reports:
+        console.print(
+            f"{escape(report.name)}: {report.returns} returns, {report.notifications} NOCs, "
+            f"{report.unmatched} unmatched{' (already ingested)' if report.duplicate else ''}"
+        )
+        for error in report.errors:
+            console.print(f"  - {escape(error)}")
+    if any(report.errors for report in reports):
+        raise typer.Exit(EXIT_INVALID)

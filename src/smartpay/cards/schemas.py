@@ -35,9 +35,30 @@ class BillingDetails(_Strict):
     address: Address | None = None
 
 
+class UsBankAccountDetails(_Strict):
+    routing_number: str = Field(max_length=9)
+    account_number: str = Field(max_length=17)
+    account_type: Literal["checking", "savings"] = "checking"
+    account_holder_type: Literal["individual", "company"] = "individual"
+
+
+class MandateData(_Strict):
+    """SmartPay extension: the customer's authorization of ACH debits (NACHA requires
+    the originator to keep it): the SEC code it was given under, its text and time."""
+
+    sec_code: Literal["PPD", "CCD", "WEB"] | None = None
+    text: str = Field(min_length=1, max_length=5000)
+    accepted_at: int | None = Field(default=None, ge=0, le=2**53)
+    type: Literal["online", "offline"] = "online"
+    ip_address: str | None = Field(default=None, max_length=64)
+    user_agent: str | None = Field(default=None, max_length=500)
+
+
 class PaymentMethodCreate(StripeParams, MetadataMixin):
-    type: Literal["card"]
-    card: CardDetails
+    type: Literal["card", "us_bank_account"]
+    card: CardDetails | None = None
+    us_bank_account: UsBankAccountDetails | None = None
+    mandate_data: MandateData | None = None
     billing_details: BillingDetails | None = None
     customer: str | None = Field(default=None, max_length=255)
 
@@ -56,7 +77,7 @@ class PaymentMethodDetach(StripeParams):
 
 class PaymentMethodList(ListParams, StripeParams):
     customer: str | None = Field(default=None, max_length=255)
-    type: Literal["card"] | None = None
+    type: Literal["card", "us_bank_account"] | None = None
 
 
 def _billing(details: dict[str, Any] | None) -> dict[str, Any]:
@@ -94,13 +115,34 @@ def card_summary(row: Any) -> dict[str, Any]:
     }
 
 
+def us_bank_account_summary(row: Any) -> dict[str, Any]:
+    """Stripe's ``us_bank_account`` hash: never the account number, only its last 4."""
+    return {
+        "account_holder_type": row.account_holder_type,
+        "account_type": row.account_type,
+        "bank_name": row.bank_name,
+        "financial_connections_account": None,
+        "fingerprint": row.fingerprint,
+        "last4": row.last4,
+        "networks": {"preferred": "ach", "supported": ["ach"]},
+        "routing_number": row.routing_number,
+        "status_details": {},
+        "mandate": row.mandate_id,  # SmartPay extension: the recorded authorization
+    }
+
+
 def render_payment_method(row: Any) -> dict[str, Any]:
+    details: dict[str, Any] = (
+        {"us_bank_account": us_bank_account_summary(row)}
+        if row.type == "us_bank_account"
+        else {"card": card_summary(row)}
+    )
     return {
         "id": row.id,
         "object": "payment_method",
         "type": row.type,
         "billing_details": _billing(row.billing_details),
-        "card": card_summary(row),
+        **details,
         "created": row.created,
         "customer": row.customer_id,
         "livemode": False,

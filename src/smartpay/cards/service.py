@@ -60,6 +60,19 @@ async def create(
     cvc_store: CvcStore,
     cvc_ttl_seconds: int,
 ) -> sa.Row[Any]:
+    if params.type == "us_bank_account":
+        from smartpay.ach import bank_accounts  # the ACH domain owns bank accounts
+
+        if params.us_bank_account is None:
+            raise MissingParameter(
+                "Missing required param: us_bank_account.", param="us_bank_account"
+            )
+        if params.customer is not None:
+            await customers.get(session, merchant_id, params.customer, param="customer")
+        payment_method_id = await bank_accounts.create(session, merchant_id, params, vault=vault)
+        return await get(session, merchant_id, payment_method_id)
+    if params.card is None:
+        raise MissingParameter("Missing required param: card.", param="card")
     card = validate_card(
         params.card.number, params.card.exp_month, params.card.exp_year, params.card.cvc
     )

@@ -44,6 +44,16 @@ class AccountCode(StrEnum):
     CARD_HOLDS = "card_holds"
     # memo contra of card_holds: the other side of every hold, so hold entries balance
     CARD_HOLDS_OFFSET = "card_holds_offset"
+    # asset: ACH debits in flight: what the customers' banks owe us until settlement
+    ACH_RECEIVABLE = "ach_receivable"
+    # liability: the merchant's share of ACH debits in flight (available once settled)
+    ACH_DEBITS_PENDING = "ach_debits_pending"
+    # liability: ACH credits (payouts) in flight, owed to the receiving accounts
+    ACH_PAYOUTS_PENDING = "ach_payouts_pending"
+    # asset: the ODFI settlement account: settled ACH debits in, settled credits out
+    ACH_SETTLEMENT = "ach_settlement"
+    # liability: captured funds held in escrow until released or refunded
+    ESCROW_HELD = "escrow_held"
 
 
 NORMAL_SIDE: dict[AccountCode, Side] = {
@@ -53,6 +63,11 @@ NORMAL_SIDE: dict[AccountCode, Side] = {
     AccountCode.MERCHANT_AVAILABLE: Side.CREDIT,
     AccountCode.CARD_HOLDS: Side.DEBIT,
     AccountCode.CARD_HOLDS_OFFSET: Side.CREDIT,
+    AccountCode.ACH_RECEIVABLE: Side.DEBIT,
+    AccountCode.ACH_DEBITS_PENDING: Side.CREDIT,
+    AccountCode.ACH_PAYOUTS_PENDING: Side.CREDIT,
+    AccountCode.ACH_SETTLEMENT: Side.DEBIT,
+    AccountCode.ESCROW_HELD: Side.CREDIT,
 }
 
 
@@ -62,11 +77,21 @@ class EntryKind(StrEnum):
     CAPTURE = "capture"  # customer money captured; a balance transaction of type "charge"
     REFUND = "refund"  # money returned to the customer; a balance transaction of type "refund"
     SETTLEMENT = "settlement"  # one capture's net moved from merchant_pending to merchant_available
+    ACH_DEBIT = "ach_debit"  # an ACH debit initiated: receivable and pending, in flight
+    ACH_DEBIT_SETTLED = "ach_debit_settled"  # in flight -> settlement account and available
+    ACH_CREDIT = "ach_credit"  # an ACH credit (payout) initiated, funded, in flight
+    ACH_CREDIT_SETTLED = "ach_credit_settled"  # a payout left the settlement account
+    ACH_REVERSAL = "ach_reversal"  # a returned or failed ACH transfer undone
+    ESCROW_HOLD = "escrow_hold"  # captured funds put in escrow
+    ESCROW_RELEASE = "escrow_release"  # escrow released to the provider (payout or balance)
+    ESCROW_REFUND = "escrow_refund"  # escrow returned to the balance for a customer refund
 
 
 class ReferenceType(StrEnum):
     CHARGE = "charge"  # reference_id is a charge id (ch_…)
     REFUND = "refund"  # reference_id is a refund id (re_…)
+    ACH_TRANSFER = "ach_transfer"  # reference_id is an ACH debit or payout id (achd_…, po_…)
+    ESCROW = "escrow"  # reference_id is an escrow id (esc_…)
 
 
 ledger_accounts = sa.Table(

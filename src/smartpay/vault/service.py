@@ -11,7 +11,7 @@ import json
 
 from smartpay.cards.validation import ValidatedCard
 from smartpay.connectors.base import CardData
-from smartpay.errors import ResourceMissing
+from smartpay.errors import InvalidRequest, ResourceMissing
 from smartpay.kit.clock import now
 from smartpay.kit.db import Database, Session
 from smartpay.kit.ids import new_id
@@ -20,8 +20,12 @@ from smartpay.vault.crypto import SealedRecord, associated_data, open_, seal
 from smartpay.vault.keys import KeyProvider
 
 VAULT_ID_PREFIX = "vtok"
+# Bank account records (us_bank_account payment methods) share the table and the keys;
+# their own prefix and purpose keep a card lookup from ever opening one.
+BANK_VAULT_ID_PREFIX = "vbnk"
 # Purpose label in the associated data of card records (see ``crypto.associated_data``).
 CARD_AAD_PURPOSE = "smartpay.vault.card.v1"
+BANK_ACCOUNT_AAD_PURPOSE = "smartpay.vault.bank_account.v1"
 # 16 hex characters (64 bits) as long as Stripe's fingerprints; a merchant would need
 # about 4 billion distinct cards before two are likely to share one by chance.
 FINGERPRINT_HEX_CHARS = 16
@@ -61,8 +65,48 @@ class Vault:
         )
         return token
 
+    async def store_bank_account(
+        self, session: Session, merchant_id: str, routing_number: str, account_number: str
+    ) -> str:
+        """Encrypt a bank account number (with its routing number); returns the token."""
+        token = new_id(BANK_VAULT_ID_PREFIX)
+        payload = json.dumps({"routing_number": routing_number, "account_number": account_number})
+        aad = associated_data(BANK_ACCOUNT_AAD_PURPOSE, token, merchant_id)
+        sealed = seal(self.provider, payload.encode(), aad)
+        await repository.insert(
+            session, token=token, merchant_id=merchant_id, sealed=sealed, created=now()
+        )
+        return token
+
+    async def load_bank_account(self, session: Session, merchant_id: str, token: str) -> str:
+        """The account number behind a bank account token of this merchant."""
+        row = await repository.get(session, merchant_id, token)
+        if row is None or not token.startswith(BANK_VAULT_ID_PREFIX + "_"):
+            raise ResourceMissing(f"No such bank account in the vault: '{token}'")
+        record = SealedRecord(
+            ciphertext=row.ciphertext,
+            nonce=row.nonce,
+            wrapped_key=row.wrapped_key,
+            key_version=row.key_version,
+        )
+        aad = associated_data(BANK_ACCOUNT_AAD_PURPOSE, token, merchant_id)
+        account_number: str = json.loads(open_(self.provider, record, aad))["account_number"]
+        return account_number
+
+    def bank_fingerprint(self, merchant_id: str, routing_number: str, account_number: str) -> str:
+        """Same account, same merchant: same value (keyed, as card fingerprints)."""
+        message = f"{merchant_id}\0ach\0{routing_number}\0{account_number}".encode()
+        return self.provider.mac(message).hex()[:FINGERPRINT_HEX_CHARS]
+
     async def load_card(self, session: Session, merchant_id: str, token: str) -> CardData:
         """The card behind a token of this merchant, decrypted, without a CVC."""
+        if token.startswith(BANK_VAULT_ID_PREFIX + "_"):
+            raise InvalidRequest(
+                "This PaymentMethod is a us_bank_account: collect from it with "
+                "POST /v1/ach_debits (card payments need a card).",
+                param="payment_method",
+                code="payment_method_invalid_parameter",
+            )
         row = await repository.get(session, merchant_id, token)
         if row is None:
             raise ResourceMissing(f"No such card in the vault: '{token}'")
