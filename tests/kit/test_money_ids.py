@@ -50,3 +50,13 @@ def test_ids_are_prefixed_and_sort_by_creation() -> None:
     assert all(i.startswith("pi_") and len(i) == 27 for i in ids)
     assert ids == sorted(ids)
     assert len(set(ids)) == len(ids)
+
+
+def test_amounts_are_formatted_for_people_in_each_currency_exponent() -> None:
+    from smartpay.kit.money import format_amount
+
+    assert format_amount(2000, "usd") == "20.00 USD"
+    assert format_amount(123456789, "usd") == "1,234,567.89 USD"
+    assert format_amount(500, "jpy") == "500 JPY"
+    assert format_amount(1234, "bhd") == "1.234 BHD"
+    assert format_amount(-5, "eur") == "-0.05 EUR"

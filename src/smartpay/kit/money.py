@@ -140,6 +140,16 @@ class Money:
             raise ValueError(f"currency mismatch: {self.currency} vs {other.currency}")
 
 
+def format_amount(amount: int, currency: str) -> str:
+    """For people: ``2000, "usd"`` is ``"20.00 USD"``, ``500, "jpy"`` is ``"500 JPY"``,
+    with thousands separators. Integer arithmetic only: no float rounding."""
+    exponent = currency_exponent(currency)
+    whole, fraction = divmod(abs(amount), 10**exponent)
+    sign = "-" if amount < 0 else ""
+    decimals = f".{fraction:0{exponent}d}" if exponent else ""
+    return f"{sign}{whole:,}{decimals} {currency.upper()}"
+
+
 def percentage_fee(amount: int, basis_points: int, fixed: int) -> int:
     """A processor fee: ``amount * basis_points / 10_000`` rounded half up, plus ``fixed``.
 

@@ -27,3 +27,8 @@ async def find_by_key_hash(session: Session, key_hash: str) -> sa.Row[Any] | Non
 
 async def list_merchants(session: Session) -> list[sa.Row[Any]]:
     return list((await session.execute(sa.select(merchants).order_by(merchants.c.created))).all())
+
+
+async def get_merchant(session: Session, merchant_id: str) -> sa.Row[Any] | None:
+    query = sa.select(merchants).where(merchants.c.id == merchant_id)
+    return (await session.execute(query)).first()

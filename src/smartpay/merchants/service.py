@@ -5,12 +5,21 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
+from typing import Any
 
+from smartpay.errors import ResourceMissing
 from smartpay.kit.clock import now
 from smartpay.kit.db import Database, Session
 from smartpay.kit.ids import new_id, new_secret
 from smartpay.merchants import repository
 from smartpay.merchants.models import KeyKind
+
+
+async def get_merchant(session: Session, merchant_id: str) -> Any:
+    row = await repository.get_merchant(session, merchant_id)
+    if row is None:
+        raise ResourceMissing(f"No such merchant: '{merchant_id}'", param="merchant")
+    return row
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
 """``/healthz`` (the process is alive), ``/readyz`` (it can serve: database, keyring,
-CVC store) and ``/metrics`` (Prometheus)."""
+CVC store, a live worker) and ``/metrics`` (Prometheus)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from smartpay.errors import AuthenticationFailed
-from smartpay.ops import metrics, repository
+from smartpay.kit.clock import now
+from smartpay.ops import heartbeat, metrics, repository
 from smartpay.platform import Platform
 
 router = APIRouter(include_in_schema=False)
@@ -45,10 +46,23 @@ async def _cvc_store(platform: Platform) -> None:
     await platform.cvc_store.ping()
 
 
+async def _worker(platform: Platform) -> None:
+    """Some worker (in this process or another) has done a round recently."""
+    async with platform.database.transaction() as session:
+        latest = await repository.latest_heartbeat(session)
+    allowed = heartbeat.liveness_seconds(platform.settings.janitor_interval_seconds)
+    if latest is None:
+        raise RuntimeError("no worker has run: start `smartpay worker`")
+    age = now() - latest
+    if age > allowed:
+        raise RuntimeError(f"the last worker heartbeat is {age} s old")
+
+
 CHECKS: dict[str, Callable[[Platform], Awaitable[None]]] = {
     "database": _database,
     "keyring": _keyring,
     "cvc_store": _cvc_store,
+    "worker": _worker,
 }
 
 
@@ -57,6 +71,8 @@ async def _run(name: str, check: Callable[[Platform], Awaitable[None]], p: Platf
         await asyncio.wait_for(check(p), timeout=CHECK_TIMEOUT_SECONDS)
     except TimeoutError:
         return f"failed: no answer within {CHECK_TIMEOUT_SECONDS:g} s"
+    except RuntimeError as exc:  # a check's own explanation
+        return f"failed: {exc}"
     except Exception as exc:
         logger.warning("readiness check %s failed: %s", name, exc)
         return f"failed: {type(exc).__name__}"

@@ -10,8 +10,15 @@ import sqlalchemy as sa
 
 from smartpay.events.models import events
 from smartpay.inbound.models import InboundStatus, inbound_events
-from smartpay.kit.db import Session
-from smartpay.payments.models import AttemptStatus, charges, payment_attempts, payment_intents
+from smartpay.kit.db import Session, insert_if_absent
+from smartpay.ops.models import worker_heartbeats
+from smartpay.payments.models import (
+    AttemptStatus,
+    ChargeStatus,
+    charges,
+    payment_attempts,
+    payment_intents,
+)
 from smartpay.webhooks.models import DeliveryStatus, webhook_deliveries
 
 
@@ -34,6 +41,23 @@ async def charges_by_processor_and_status(
         .group_by(charges.c.processor, charges.c.status)
     )
     return list((await session.execute(query)).all())
+
+
+async def charge_outcomes_by_merchant(
+    session: Session, created_since: int
+) -> list[tuple[str, int, int]]:
+    """(merchant_id, failed, decided) over the charges created since ``created_since``;
+    pending charges are not decided yet and count in neither."""
+    failed = sa.func.count().filter(charges.c.status == ChargeStatus.FAILED.value)
+    query = (
+        sa.select(charges.c.merchant_id, failed, sa.func.count())
+        .where(
+            charges.c.created >= created_since,
+            charges.c.status != ChargeStatus.PENDING.value,
+        )
+        .group_by(charges.c.merchant_id)
+    )
+    return [(m, int(f), int(d)) for m, f, d in (await session.execute(query)).all()]
 
 
 async def open_attempts(session: Session) -> int:
@@ -64,3 +88,29 @@ async def inbound_pending(session: Session) -> int:
         inbound_events.c.status == InboundStatus.RECEIVED.value
     )
     return int((await session.execute(query)).scalar_one())
+
+
+async def record_heartbeat(session: Session, worker_id: str, now: int, started_at: int) -> None:
+    """Insert or refresh this worker's row; forget workers silent since ``forget_before``."""
+    inserted = await session.execute(
+        insert_if_absent(
+            session,
+            worker_heartbeats,
+            {"worker_id": worker_id, "started_at": started_at, "beat_at": now},
+        )
+    )
+    if not inserted.rowcount:
+        await session.execute(
+            sa.update(worker_heartbeats)
+            .where(worker_heartbeats.c.worker_id == worker_id)
+            .values(beat_at=now)
+        )
+
+
+async def forget_heartbeats(session: Session, before: int) -> None:
+    await session.execute(sa.delete(worker_heartbeats).where(worker_heartbeats.c.beat_at < before))
+
+
+async def latest_heartbeat(session: Session) -> int | None:
+    value = (await session.execute(sa.select(sa.func.max(worker_heartbeats.c.beat_at)))).scalar()
+    return None if value is None else int(value)

@@ -1,0 +1,1 @@
+"""The merchant dashboard: login, an overview of the business in charts, payments."""
