@@ -13,9 +13,16 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from smartpay import worker
+from smartpay.ach import endpoints as ach_endpoints
 from smartpay.cards import endpoints as payment_method_endpoints
+from smartpay.chat import endpoints as chat_endpoints
+from smartpay.chat.cors import ChatCors
+from smartpay.chat.ratelimit import RateLimiter
+from smartpay.chat.service import build_chat_service
 from smartpay.config import Settings
 from smartpay.customers import endpoints as customer_endpoints
+from smartpay.dashboard import endpoints as dashboard_endpoints
+from smartpay.escrow import endpoints as escrow_endpoints
 from smartpay.events import endpoints as event_endpoints
 from smartpay.events import stream as event_stream
 from smartpay.inbound import endpoints as inbound_endpoints
@@ -28,13 +35,15 @@ from smartpay.kit.api import (
 from smartpay.kit.logs import configure_logging
 from smartpay.kit.request_context import RequestIdMiddleware
 from smartpay.ledger import endpoints as ledger_endpoints
+from smartpay.llm.factory import build_llm
 from smartpay.merchants.service import KeyResolver
 from smartpay.ops import endpoints as ops_endpoints
 from smartpay.ops import tracing as ops_tracing
 from smartpay.ops.metrics import MetricsMiddleware
 from smartpay.payments import endpoints as payment_endpoints
 from smartpay.platform import build_platform
-from smartpay.web import challenge
+from smartpay.routing import endpoints as routing_endpoints
+from smartpay.web import challenge, chat_pages
 from smartpay.webhooks import endpoints as webhook_endpoints
 
 logger = logging.getLogger("smartpay")
@@ -56,6 +65,15 @@ def create_app(settings: Settings | None = None, *, span_exporter: Any = None) -
         state.cvc_store = platform.cvc_store
         state.connectors = platform.connectors
         state.payment_flows = platform.payment_flows
+        state.routing = platform.routing
+        state.chat = build_chat_service(
+            settings,
+            database=platform.database,
+            vault=platform.vault,
+            cvc_store=platform.cvc_store,
+            flows=platform.payment_flows,
+            llm=build_llm(settings),
+        )
         if tracing is not None:
             tracing.instrument_engine(platform.database.engine)
         stop = asyncio.Event()
@@ -70,6 +88,7 @@ def create_app(settings: Settings | None = None, *, span_exporter: Any = None) -
                 background.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await background
+            await state.chat.close()
             await platform.close()
             if tracing is not None:
                 tracing.shutdown()
@@ -85,6 +104,8 @@ def create_app(settings: Settings | None = None, *, span_exporter: Any = None) -
     )
     app.state.settings = settings
     app.state.key_resolver = KeyResolver()
+    app.state.chat_limiter = RateLimiter(settings.chat_rate_limit_per_second)
+    app.state.chat_cors = ChatCors(settings)
     install_error_handlers(app)
     app.add_middleware(RejectNulInPath)
     body_models: list[type[BaseModel]] = []
@@ -98,6 +119,12 @@ def create_app(settings: Settings | None = None, *, span_exporter: Any = None) -
         ledger_endpoints,
         challenge,
         webhook_endpoints,
+        dashboard_endpoints,
+        chat_endpoints,
+        chat_pages,
+        ach_endpoints,
+        escrow_endpoints,
+        routing_endpoints,
     ):
         app.include_router(module.router)
         body_models.extend(getattr(module, "BODY_MODELS", []))

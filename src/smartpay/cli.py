@@ -16,6 +16,8 @@ from rich.table import Table
 from smartpay.ach.cli import ach_app
 from smartpay.config import Settings
 from smartpay.kit.logs import configure_logging
+from smartpay.risk.cli import risk_app
+from smartpay.routing.cli import routing_app
 
 app = typer.Typer(help="SmartPay: self-hostable, Stripe-compatible payments.", no_args_is_help=True)
 merchants_app = typer.Typer(help="Merchants and their API keys.", no_args_is_help=True)
@@ -24,9 +26,13 @@ ledger_app = typer.Typer(help="The double-entry ledger.", no_args_is_help=True)
 app.add_typer(merchants_app, name="merchants")
 app.add_typer(vault_app, name="vault")
 app.add_typer(ledger_app, name="ledger")
+users_app = typer.Typer(help="People who log in to the dashboard.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
 events_app = typer.Typer(help="Events and their webhook deliveries.", no_args_is_help=True)
 app.add_typer(events_app, name="events")
 app.add_typer(ach_app, name="ach")
+app.add_typer(risk_app, name="risk")
+app.add_typer(routing_app, name="routing")
 
 console = Console()
 T = TypeVar("T")
@@ -135,7 +141,10 @@ def serve(
     # instead of the handlers uvicorn would install (log_config=None below).
     configure_logging(settings.log_level, settings.log_format)
     console.print(
-        f"SmartPay listening on [bold]http://{bind_host}:{bind_port}[/bold] (docs at /docs)"
+        f"SmartPay listening on [bold]http://{bind_host}:{bind_port}[/bold] (docs at /docs)\n"
+        f"  dashboard: http://{bind_host}:{bind_port}/dashboard "
+        "(make a login with `.venv/bin/smartpay users create you@example.com`)\n"
+        "  traffic:   `.venv/bin/smartpay demo` in another terminal fills it"
     )
     uvicorn.run(
         "smartpay.app:create_app",
@@ -166,6 +175,102 @@ def worker() -> None:
         _run(work)
     except KeyboardInterrupt:
         console.print("Worker stopped.")
+
+
+@app.command()
+def demo(
+    duration: Annotated[float, typer.Option(help="Seconds of traffic.", min=1)] = 60,
+    rate: Annotated[float, typer.Option(help="Payments per second.", min=0.1, max=200)] = 5,
+    base_url: Annotated[str | None, typer.Option(help="SmartPay's address.")] = None,
+    key: Annotated[
+        str | None, typer.Option(help="A secret key (sk_test_…). Default: the demo merchant's.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Repeat the same traffic.")] = None,
+) -> None:
+    """Send realistic payments through a running SmartPay so the dashboard fills."""
+    import httpx
+    from rich.progress import Progress
+
+    from smartpay.demo import run_demo
+
+    settings = _settings()
+    secret = key
+    if secret is None:
+        if not settings.demo_keys_path.exists():
+            console.print("[red]No key:[/red] pass --key sk_test_… (no demo merchant here).")
+            raise typer.Exit(2)
+        secret = json.loads(settings.demo_keys_path.read_text())["secret_key"]
+    url = base_url or f"http://{settings.host}:{settings.port}"
+
+    async def main() -> Any:
+        auth = {"Authorization": f"Bearer {secret}"}
+        async with httpx.AsyncClient(base_url=url, headers=auth, timeout=30) as client:
+            try:
+                (await client.get("/v1/balance")).raise_for_status()
+            except httpx.HTTPError as exc:
+                console.print(f"[red]Cannot reach SmartPay at {url}:[/red] {exc}")
+                console.print("Start it first (`make run` or `smartpay serve`).")
+                raise typer.Exit(2) from None
+            with Progress(console=console) as progress:
+                task = progress.add_task(f"Demo traffic to {url}", total=1.0)
+                return await run_demo(
+                    client,
+                    duration_seconds=duration,
+                    rate_per_second=rate,
+                    seed=seed,
+                    on_tick=lambda share: progress.update(task, completed=share),
+                )
+
+    report = asyncio.run(main())
+    table = Table(title=f"{report.payments} payments")
+    table.add_column("outcome")
+    table.add_column("count", justify="right")
+    for outcome, count in report.outcomes.most_common():
+        table.add_row(outcome, str(count))
+    console.print(table)
+    from smartpay.kit.money import format_amount
+
+    console.print(f"Captured volume: {format_amount(report.volume, 'usd')}")
+    for error in report.errors[:5]:
+        console.print(f"[yellow]{error}[/yellow]")
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Argument(help="The user's email: their login name.")],
+    merchant: Annotated[
+        str | None,
+        typer.Option(help="The merchant (acct_…) whose data they see. Default: the demo merchant."),
+    ] = None,
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
+    ] = "",
+) -> None:
+    """Create a dashboard user (the password is stored only as a scrypt hash)."""
+    from smartpay.dashboard.service import create_user
+    from smartpay.errors import SmartPayError
+
+    settings = _settings()
+    merchant_id = merchant
+    if merchant_id is None:
+        if not settings.demo_keys_path.exists():
+            console.print(
+                "[red]Name the merchant:[/red] --merchant acct_… (no demo merchant here)."
+            )
+            raise typer.Exit(2)
+        merchant_id = json.loads(settings.demo_keys_path.read_text())["merchant_id"]
+
+    async def work(platform: Any) -> str:
+        async with platform.database.transaction() as session:
+            return await create_user(session, merchant_id, email, password)
+
+    try:
+        user_id = _run(work)
+    except SmartPayError as exc:
+        console.print(f"[red]Not created:[/red] {exc.message}")
+        raise typer.Exit(1) from None
+    console.print(f"Dashboard user [bold]{email}[/bold] ({user_id}) for {merchant_id}.")
+    console.print(f"Log in at http://{settings.host}:{settings.port}/dashboard")
 
 
 @merchants_app.command("create")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -37,6 +37,24 @@ class Settings(BaseSettings):
         default=None,
         description="When set, /metrics answers only 'Authorization: Bearer <token>'. Unset: "
         "open, for a scraper on a private network.",
+    )
+    alert_window_seconds: int = Field(
+        default=300, ge=10, description="Alerts judge the figures of this recent window."
+    )
+    alert_min_samples: int = Field(
+        default=20,
+        ge=1,
+        description="Fewer payments or requests than this in the window are not judged.",
+    )
+    alert_payment_failure_rate: float = Field(
+        default=0.05, description="A merchant's failed share of decided charges above this alerts."
+    )
+    alert_error_rate: float = Field(
+        default=0.01, description="The share of HTTP requests answered 5xx above this alerts."
+    )
+    alert_p99_seconds: float = Field(default=2.0, description="HTTP p99 latency above this alerts.")
+    alert_webhook_backlog: int = Field(
+        default=1000, description="Webhook deliveries waiting above this alerts."
     )
     otel_exporter: Literal["none", "otlp", "console"] = Field(
         default="none",
@@ -159,6 +177,191 @@ class Settings(BaseSettings):
         description="How often the worker looks for new events and due webhook deliveries.",
     )
 
+    # ---- payment chat bot (issue 6) -------------------------------------------------
+    chat_session_ttl_seconds: int = Field(
+        default=3600, ge=60, description="A chat session expires this long after it starts."
+    )
+    chat_store: Literal["sql", "redis"] = Field(
+        default="sql",
+        description="Where chat sessions live: 'sql' (the database, embedded default) or "
+        "'redis' (SMARTPAY_REDIS_URL, native expiry; for several API processes).",
+    )
+    chat_rate_limit_per_second: float = Field(
+        default=10.0,
+        gt=0,
+        description="Chat requests allowed per second per client IP and per session "
+        "(then 429 with Retry-After). Counted in each API process.",
+    )
+    chat_cors_origins: str = Field(
+        default="",
+        description='JSON object: merchant id (or "*" for every merchant) -> list of '
+        'browser origins allowed to call /chat and /session, e.g. {"acct_...": '
+        '["https://shop.example"]}. Empty: no cross-origin access (the /pay page is '
+        "same-origin and needs none).",
+    )
+    chat_accepted_brands: str = Field(
+        default="",
+        description="Comma-separated card brands the chat accepts (visa, mastercard, amex, "
+        "discover, diners, jcb, unionpay, maestro). Empty: every brand.",
+    )
+    chat_public_base_url: str | None = Field(
+        default=None,
+        description="Base URL of the links POST /v1/chat_sessions returns. Default: the "
+        "URL the request came to.",
+    )
+    llm_provider: Literal["none", "bedrock", "openai", "anthropic", "gemini", "local"] = Field(
+        default="none",
+        description="Model that phrases chat replies and classifies messages the parser "
+        "cannot read. 'none': templates only, fully offline. 'local': an OpenAI-compatible "
+        "server (Ollama, llama.cpp, vLLM) at SMARTPAY_LLM_BASE_URL. The others need the "
+        "'llm' extra (pip install 'smartpay[llm]').",
+    )
+    llm_model: str | None = Field(
+        default=None,
+        description="Model id. Default per provider: bedrock "
+        "us.meta.llama3-2-1b-instruct-v1:0, openai gpt-4o-mini, anthropic "
+        "claude-haiku-4-5, gemini gemini-2.0-flash, local llama3.2:1b.",
+    )
+    llm_api_key: SecretStr | None = Field(
+        default=None,
+        description="API key of the provider: required by openai, anthropic and gemini; "
+        "optional for local (a server started with --api-key); not used by bedrock (the "
+        "standard AWS credential chain).",
+    )
+    llm_base_url: str | None = Field(
+        default=None,
+        description="Endpoint override: the OpenAI-compatible server for 'local' (default "
+        "http://127.0.0.1:11434/v1, Ollama), the endpoint URL for bedrock (a VPC endpoint), "
+        "or a proxy for the others.",
+    )
+    llm_region: str = Field(default="us-east-1", description="AWS region for bedrock.")
+    llm_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="Deadline of one model call, enforced by the adapter and passed to the "
+        "SDK. A slower (or failing) model is ignored: the chat sends the template reply.",
+    )
+    llm_json_mode: Literal["auto", "json_object", "instruction"] = Field(
+        default="auto",
+        description="How 'local' asks for JSON: response_format json_object, falling back "
+        "to an instruction if the server refuses it ('auto'), always json_object, or the "
+        "instruction only.",
+    )
+
+    # ---- smart routing (issue 5) ----------------------------------------------------
+    routing_strategy: Literal["smart", "priority"] = Field(
+        default="smart",
+        description="How merchants without a routing configuration are routed: 'smart' "
+        "(the learning bandit) or 'priority' (SMARTPAY_PROCESSORS order).",
+    )
+    routing_config_file: Path | None = Field(
+        default=None,
+        description="JSON file of routing configurations: one configuration for every "
+        'merchant, or {"default": {...}, "merchants": {"acct_...": {...}}}. A configuration '
+        "saved through POST /v1/routing/config takes precedence.",
+    )
+    routing_store: Literal["sql", "redis", "memory"] = Field(
+        default="sql",
+        description="Where routing statistics and circuit breakers live: 'sql' (the "
+        "database, shared by every process on it), 'redis' (SMARTPAY_REDIS_URL, for a "
+        "fleet) or 'memory' (this process only).",
+    )
+    routing_max_attempts: int = Field(
+        default=3, ge=1, le=10, description="Processors one confirmation may try at most."
+    )
+    routing_time_budget_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="No further processor is tried once a confirmation has run this long.",
+    )
+    routing_retryable_decline_codes: str = Field(
+        default="processing_error,try_again_later,issuer_not_available,reenter_transaction",
+        description="Comma-separated soft decline codes after which the next processor is "
+        "tried. Card-caused declines (lost, stolen, fraudulent, expired...) never are.",
+    )
+    routing_fee_weight: float = Field(
+        default=1.0, ge=0, description="Weight of the expected fee in the routing objective."
+    )
+    routing_latency_weight: float = Field(
+        default=0.01,
+        ge=0,
+        description="Latency penalty: share of the amount one second of expected latency costs.",
+    )
+    routing_prior_strength: float = Field(
+        default=20.0,
+        gt=0,
+        description="Observations the cold-start prior (the processor's pooled rate) is worth.",
+    )
+    routing_prior_approval: float = Field(
+        default=0.85, gt=0, lt=1, description="Approval rate assumed for a processor never seen."
+    )
+    routing_exploration_floor: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description="Share of payments sent first to a uniformly chosen processor.",
+    )
+    routing_half_life_seconds: float = Field(
+        default=43_200.0,
+        gt=0,
+        description="Half-life of routing evidence: how fast old outcomes are forgotten. "
+        "12 hours measured best in `smartpay routing simulate` (~20,000 payments a day); "
+        "busier merchants can forget faster.",
+    )
+    routing_breaker_window_seconds: float = Field(
+        default=120.0, gt=0, description="Sliding window of the circuit breakers' error rate."
+    )
+    routing_breaker_min_calls: int = Field(
+        default=10, ge=1, description="Calls in the window before a breaker may open."
+    )
+    routing_breaker_error_rate: float = Field(
+        default=0.5, gt=0, le=1, description="Error or timeout rate that opens a breaker."
+    )
+    routing_breaker_cooldown_seconds: float = Field(
+        default=30.0, ge=0, description="How long an open breaker waits before probing."
+    )
+    routing_breaker_probe_successes: int = Field(
+        default=3, ge=1, description="Successful probes in a row that close a breaker."
+    )
+    routing_breaker_probe_share: float = Field(
+        default=0.1, gt=0, le=1, description="Share of payments a half-open breaker lets through."
+    )
+
+    # ---- ACH and escrow (issue 8) ---------------------------------------------------
+    ach_odfis: str = Field(
+        default="",
+        description="JSON object of originating banks (ODFIs): {name: {routing_number, "
+        "name, timezone, same_day_cutoffs, standard_cutoff}}. Empty: one ODFI 'sandbox' "
+        "(routing 110000000, America/New_York, same-day cut-offs 10:30,14:45,16:45, "
+        "standard 18:00), whose files the sandbox bank answers.",
+    )
+    ach_fee_model: Literal["per_batch", "per_entry"] = Field(
+        default="per_batch",
+        description="How the ODFI bills ACH: a fee per batch or per entry.",
+    )
+    ach_fee_amount: int = Field(
+        default=25,
+        ge=0,
+        description="The ODFI's fee in cents, per batch or per entry (SMARTPAY_ACH_FEE_MODEL).",
+    )
+    ach_settlement_delay_seconds: int = Field(
+        default=2 * 86_400,
+        ge=0,
+        description="After a file is submitted, how long until its entries count as settled "
+        "(no return received by then). Returns arriving later still reverse them.",
+    )
+    ach_sandbox_bank: bool = Field(
+        default=True,
+        description="The worker runs the sandbox bank: it takes the files of the 'sandbox' "
+        "ODFI and answers them with a returns file after SMARTPAY_ACH_SANDBOX_RETURN_DELAY_"
+        "SECONDS.",
+    )
+    ach_sandbox_return_delay_seconds: int = Field(
+        default=86_400,
+        ge=0,
+        description="Simulated time the sandbox bank takes to settle a file and send its returns.",
+    )
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -172,6 +375,11 @@ class Settings(BaseSettings):
     @property
     def demo_keys_path(self) -> Path:
         return self.data_dir / "demo_keys.json"
+
+    @property
+    def ach_dir(self) -> Path:
+        """Outbox (files for the ODFI), inbox (returns and NOCs) and the sandbox bank."""
+        return self.data_dir / "ach"
 
     @property
     def is_sqlite(self) -> bool:

@@ -17,6 +17,12 @@ MODEL_MODULES = (
     "smartpay.events.models",
     "smartpay.inbound.models",
     "smartpay.webhooks.models",
+    "smartpay.routing.models",
+    "smartpay.chat.models",
+    "smartpay.ach.models",
+    "smartpay.escrow.models",
+    "smartpay.dashboard.models",
+    "smartpay.ops.models",
 )
 
 

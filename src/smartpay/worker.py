@@ -9,9 +9,13 @@ import asyncio
 import contextlib
 import logging
 
+from smartpay.ach import tasks as ach_tasks
+from smartpay.escrow import tasks as escrow_tasks
 from smartpay.inbound import tasks as inbound_tasks
 from smartpay.kit.clock import now
 from smartpay.ledger import service as ledger
+from smartpay.ops import heartbeat
+from smartpay.ops.alerts import AlertMonitor
 from smartpay.platform import Platform
 from smartpay.webhooks import tasks as webhook_tasks
 
@@ -29,6 +33,9 @@ async def run_once(platform: Platform, *, webhooks: bool = True) -> dict[str, in
         "settled_entries": settled,
         "inbound_webhooks": inbound,
     }
+    # ACH batches, sandbox bank, returns, settlement, cost rows; then escrow releases.
+    summary.update(await ach_tasks.run_round(platform, now=now()))
+    summary.update(await escrow_tasks.run_round(platform, now=now()))
     if webhooks:
         summary.update(await webhook_tasks.run_round(platform))
     return summary
@@ -36,14 +43,18 @@ async def run_once(platform: Platform, *, webhooks: bool = True) -> dict[str, in
 
 async def run_forever(platform: Platform, stop: asyncio.Event) -> None:
     interval = platform.settings.janitor_interval_seconds
+    started_at = now()
+    alerts = AlertMonitor(platform.database, platform.settings)
     # Webhooks poll far more often than the janitor runs: delivery lag is seconds at most.
     deliveries = asyncio.create_task(webhook_tasks.run_forever(platform, stop))
     try:
         while not stop.is_set():
             try:
+                await heartbeat.beat(platform.database, now(), started_at)
                 summary = await run_once(platform, webhooks=False)
                 if any(summary.values()):
                     logger.info("worker round: %s", summary)
+                await alerts.run_round()
             except Exception:
                 logger.exception("worker round failed; retrying next round")
             with contextlib.suppress(TimeoutError):
