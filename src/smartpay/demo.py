@@ -63,17 +63,12 @@ def _amount(rng: random.Random) -> int:
     return max(MIN_AMOUNT, min(MAX_AMOUNT, round(rng.lognormvariate(AMOUNT_MU, AMOUNT_SIGMA))))
 
 
-async def _post(client: httpx.AsyncClient, path: str, data: dict[str, str]) -> httpx.Response:
-    return await client.post(path, data=data)
-
-
 async def _customers(client: httpx.AsyncClient, rng: random.Random) -> list[str]:
     ids = []
     for index in range(CUSTOMERS):
-        response = await _post(
-            client,
+        response = await client.post(
             "/v1/customers",
-            {"email": f"customer{index}@example.com", "name": f"Demo Customer {index}"},
+            data={"email": f"customer{index}@example.com", "name": f"Demo Customer {index}"},
         )
         response.raise_for_status()
         ids.append(response.json()["id"])
@@ -87,10 +82,9 @@ async def one_payment(
     """One customer's purchase, from card entry to capture or refund."""
     number = _card(rng)
     cvc_digits = 4 if number.startswith(("34", "37")) else 3  # Amex CVCs have four
-    method = await _post(
-        client,
+    method = await client.post(
         "/v1/payment_methods",
-        {
+        data={
             "type": "card",
             "card[number]": number,
             "card[exp_month]": str(rng.randint(1, 12)),
@@ -104,10 +98,9 @@ async def one_payment(
     method_id = method.json()["id"]
     manual = rng.random() < MANUAL_CAPTURE_SHARE
     amount = _amount(rng)
-    intent = await _post(
-        client,
+    intent = await client.post(
         "/v1/payment_intents",
-        {
+        data={
             "amount": str(amount),
             "currency": "usd",
             "customer": customer,
@@ -137,7 +130,7 @@ async def one_payment(
             report.outcomes["3-D Secure failed"] += 1
             return
     if status == "requires_capture":
-        capture = await _post(client, f"/v1/payment_intents/{body['id']}/capture", {})
+        capture = await client.post(f"/v1/payment_intents/{body['id']}/capture")
         body = capture.json()
         status = body.get("status", status)
     if status != "succeeded":
@@ -149,7 +142,7 @@ async def one_payment(
         refund = {"payment_intent": body["id"]}
         if partial:
             refund["amount"] = str(max(1, body["amount_received"] // 2))
-        await _post(client, "/v1/refunds", refund)
+        await client.post("/v1/refunds", data=refund)
         report.outcomes["succeeded, then refunded"] += 1
         return
     report.outcomes["succeeded"] += 1

@@ -234,7 +234,6 @@ async def payment(intent_id: str, user: MaybeUser, db: DatabaseDep) -> Response:
     charge_views = [
         {
             "id": c.id,
-            "card": c.card,
             "card_text": f"{(c.card or {}).get('brand', '').title()} •••• "
             f"{(c.card or {}).get('last4', '')}",
             "processor": c.processor,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -129,10 +128,6 @@ async def current_user(session: Session, token: str | None) -> DashboardUser | N
 
 async def log_out(session: Session, token: str) -> None:
     await repository.delete_session(session, token_hash(token))
-
-
-def same_token(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
 
 
 async def overview(session: Session, merchant_id: str, days: int) -> dict[str, Any]:

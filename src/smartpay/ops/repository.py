@@ -91,7 +91,7 @@ async def inbound_pending(session: Session) -> int:
 
 
 async def record_heartbeat(session: Session, worker_id: str, now: int, started_at: int) -> None:
-    """Insert or refresh this worker's row; forget workers silent since ``forget_before``."""
+    """Insert or refresh this worker's row."""
     inserted = await session.execute(
         insert_if_absent(
             session,

@@ -1,13 +1,12 @@
 """OpenTelemetry tracing, off unless an exporter is configured (``SMARTPAY_OTEL_EXPORTER``).
 
 Spans: every HTTP request (FastAPI), every database statement (SQLAlchemy: the SQL text
-with its placeholders, never the parameters, so no card data), every outgoing HTTP call
-(httpx: webhook deliveries, processor and LLM APIs), and the processor calls of a
-payment (``processor.<operation>`` spans opened by the payment flows through ``tracer``).
+with its placeholders, never the parameters, so no card data) and every outgoing call
+made with httpx (webhook deliveries). Processor calls and the LLM SDKs (built on httpx2)
+have no spans of their own yet.
 
 The OpenTelemetry SDK and instrumentations are the ``otel`` extra; without them, and by
-default, the SDK is not imported and ``tracer`` hands out no-op spans (the API package
-comes with FastAPI).
+default, the SDK is not imported (the API package comes with FastAPI).
 """
 
 from __future__ import annotations
@@ -24,13 +23,6 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
     from sqlalchemy.ext.asyncio import AsyncEngine
-
-TRACER_NAME = "smartpay"
-
-
-def tracer() -> trace.Tracer:
-    """The tracer SmartPay's own spans come from (no-op until tracing is set up)."""
-    return trace.get_tracer(TRACER_NAME)
 
 
 @dataclass(slots=True)
