@@ -266,6 +266,14 @@ class Settings(BaseSettings):
         "database, shared by every process on it), 'redis' (SMARTPAY_REDIS_URL, for a "
         "fleet) or 'memory' (this process only).",
     )
+    routing_flush_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        description="With the 'sql' store, how long a process keeps attempt outcomes before "
+        "writing them to the shared statistics in one transaction, and how old the "
+        "statistics, breakers and configuration a routing decision reads may be. A breaker "
+        "change is written at once. 0 writes every outcome as it happens.",
+    )
     routing_max_attempts: int = Field(
         default=3, ge=1, le=10, description="Processors one confirmation may try at most."
     )

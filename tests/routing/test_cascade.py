@@ -180,6 +180,7 @@ async def test_outage_mid_run_fails_no_payment_and_opens_the_breaker(
 
 
 async def _stats(api: Api) -> dict[tuple[str, str], Any]:
+    await api.app.state.routing.flush()  # type: ignore[attr-defined]
     database = api.app.state.database  # type: ignore[attr-defined]
     async with database.transaction() as session:
         rows = await session.execute(sa.select(routing_stats))

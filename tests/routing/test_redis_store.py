@@ -13,7 +13,7 @@ import redis.asyncio as redis
 
 from smartpay.routing.bandit import Observation, OutcomeKind
 from smartpay.routing.breaker import BreakerPolicy, BreakerState
-from smartpay.routing.store import MemoryRoutingStore, RedisRoutingStore
+from smartpay.routing.store import MemoryRoutingStore, Outcome, RedisRoutingStore
 from tests.api.helpers import pay
 from tests.conftest import Api
 
@@ -48,7 +48,8 @@ async def test_redis_store_matches_memory_store(client: redis.Redis) -> None:
         for index, kind in enumerate(kinds):
             now = 1_000.0 + index * 7.0
             expected = memory.record_now("p", SEGMENT, Observation(kind), 40.0 + index, now)
-            got = await store.record(None, "p", SEGMENT, Observation(kind), 40.0 + index, now)
+            outcome = Outcome("acct_1", "p", SEGMENT, Observation(kind), 40.0 + index, now)
+            got = [change.transition for change in await store.record(outcome)]
             assert [t.state for t in got] == [t.state for t in expected]
             seen += [t.state for t in got]
         snapshot = await store.load(None, ["p"], SEGMENT)

@@ -15,6 +15,7 @@ import time
 _ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 _TIME_CHARS = 11  # 36**11 microseconds is ~4,000 years: no overflow in our lifetime.
 _RANDOM_CHARS = 13  # 36**13 ≈ 1.7e20 values per microsecond: collisions are not a concern.
+_RANDOM_VALUES = len(_ID_ALPHABET) ** _RANDOM_CHARS
 # Secrets (API keys, webhook secrets) are not sorted, so they use the denser base62.
 _SECRET_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -30,7 +31,9 @@ def _encode(number: int, width: int) -> str:
 
 def new_id(prefix: str) -> str:
     micros = time.time_ns() // 1_000
-    random_part = "".join(secrets.choice(_ID_ALPHABET) for _ in range(_RANDOM_CHARS))
+    # One draw for the whole random part (a draw per character was a measurable share of
+    # a payment's CPU: ten ids each).
+    random_part = _encode(secrets.randbelow(_RANDOM_VALUES), _RANDOM_CHARS)
     return f"{prefix}_{_encode(micros, _TIME_CHARS)}{random_part}"
 
 

@@ -209,6 +209,57 @@ class ArmStats:
         self.latency_samples += 1
 
 
+@dataclass(slots=True)
+class ArmIncrement:
+    """Several observations of one arm folded together, so a store can apply them in one
+    write with exactly the result of ``ArmStats.observe`` called for each in turn.
+
+    Counts: decayed to the last counted observation's time. Latency: after k samples
+    with weight w, an average l becomes ``l * (1 - w) ** k + latency_sum``; an arm with
+    no samples yet starts from the first sample, which gives ``first * (1 - w) ** k +
+    latency_sum``."""
+
+    successes: float = 0.0
+    failures: float = 0.0
+    updated_at: float = 0.0  # time of the last counted observation (0: none counted)
+    latency_keep: float = 1.0  # (1 - w) ** k
+    latency_sum: float = 0.0
+    first_latency: float | None = None
+    latency_samples: int = 0
+    first_seen: float = 0.0  # a new arm starts here, as ``MemoryRoutingStore``'s do
+
+    def add(
+        self, success: bool | None, latency_ms: float | None, now: float, half_life: float
+    ) -> None:
+        """``success`` None: only the latency is folded in (an outcome not counted)."""
+        if not self.first_seen:
+            self.first_seen = now
+        if success is not None:
+            factor = decay_factor(now - self.updated_at, half_life) if self.updated_at else 0.0
+            self.successes = self.successes * factor + (1.0 if success else 0.0)
+            self.failures = self.failures * factor + (0.0 if success else 1.0)
+            self.updated_at = max(self.updated_at, now)
+        if latency_ms is not None:
+            if self.first_latency is None:
+                self.first_latency = latency_ms
+            keep = 1.0 - LATENCY_EWMA_WEIGHT
+            self.latency_sum = self.latency_sum * keep + LATENCY_EWMA_WEIGHT * latency_ms
+            self.latency_keep *= keep
+            self.latency_samples += 1
+
+    def apply_to(self, arm: ArmStats, half_life: float) -> None:
+        """What a store does with the increment, here on an ``ArmStats`` in memory."""
+        if self.updated_at:
+            factor = decay_factor(self.updated_at - arm.updated_at, half_life)
+            arm.successes = arm.successes * factor + self.successes
+            arm.failures = arm.failures * factor + self.failures
+            arm.updated_at = max(arm.updated_at, self.updated_at)
+        if self.first_latency is not None:
+            start = arm.latency_ms if arm.latency_samples else self.first_latency
+            arm.latency_ms = start * self.latency_keep + self.latency_sum
+            arm.latency_samples += self.latency_samples
+
+
 @dataclass(frozen=True, slots=True)
 class StrategyWeights:
     """The objective's knobs (SMARTPAY_ROUTING_*)."""

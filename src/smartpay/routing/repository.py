@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from smartpay.kit.db import Session
-from smartpay.routing.bandit import LATENCY_EWMA_WEIGHT, ArmStats, stats_keys
+from smartpay.routing.bandit import ArmIncrement, ArmStats, stats_keys
 from smartpay.routing.breaker import BreakerRecord, BreakerState
 from smartpay.routing.models import routing_breakers, routing_configs, routing_stats
 
@@ -67,19 +67,15 @@ async def load_stats(
     }
 
 
-async def add_observation(
+async def add_increments(
     session: Session,
     processor: str,
-    segment: str,
-    success: bool | None,
-    latency_ms: float | None,
-    now: float,
+    increments: Mapping[str, ArmIncrement],
     half_life: float,
 ) -> None:
-    """``ArmStats.observe`` in one UPDATE per row, so concurrent workers never lose each
-    other's counts. ``success`` None: only the latency is folded in."""
-    segments = stats_keys(segment)
-    for name in segments:
+    """``ArmIncrement.apply_to`` in one UPDATE per statistics row, so concurrent
+    processes never lose each other's counts. ``increments``: by segment key."""
+    for name, increment in increments.items():
         await session.execute(
             _insert_ignore(
                 session,
@@ -89,38 +85,40 @@ async def add_observation(
                     "segment": name,
                     "successes": 0.0,
                     "failures": 0.0,
-                    "updated_at": now,
+                    "updated_at": increment.first_seen,
                     "latency_ms": 0.0,
                     "latency_samples": 0,
                 },
             )
         )
     c = routing_stats.c
-    now_value = sa.literal(now, sa.Float)
-    elapsed = (now_value - c.updated_at) / sa.literal(half_life, sa.Float)
-    capped = sa.case((elapsed > _MAX_HALF_LIVES, _MAX_HALF_LIVES), else_=elapsed)
-    factor = sa.case(
-        (c.updated_at < now_value, sa.func.power(sa.literal(0.5, sa.Float), capped)),
-        else_=sa.literal(1.0, sa.Float),
-    )
-    values: dict[str, Any] = {}
-    if success is not None:
-        values["successes"] = c.successes * factor + (1.0 if success else 0.0)
-        values["failures"] = c.failures * factor + (0.0 if success else 1.0)
-        values["updated_at"] = sa.case((c.updated_at < now_value, now_value), else_=c.updated_at)
-    if latency_ms is not None:
-        sample = sa.literal(latency_ms, sa.Float)
-        values["latency_ms"] = sa.case(
-            (c.latency_samples == 0, sample),
-            else_=c.latency_ms + LATENCY_EWMA_WEIGHT * (sample - c.latency_ms),
-        )
-        values["latency_samples"] = c.latency_samples + 1
-    if values:
-        await session.execute(
-            sa.update(routing_stats)
-            .where(c.processor == processor, c.segment.in_(segments))
-            .values(**values)
-        )
+    for name, increment in increments.items():
+        values: dict[str, Any] = {}
+        if increment.updated_at:
+            at = sa.literal(increment.updated_at, sa.Float)
+            elapsed = (at - c.updated_at) / sa.literal(half_life, sa.Float)
+            capped = sa.case((elapsed > _MAX_HALF_LIVES, _MAX_HALF_LIVES), else_=elapsed)
+            factor = sa.case(
+                (c.updated_at < at, sa.func.power(sa.literal(0.5, sa.Float), capped)),
+                else_=sa.literal(1.0, sa.Float),
+            )
+            values["successes"] = c.successes * factor + increment.successes
+            values["failures"] = c.failures * factor + increment.failures
+            values["updated_at"] = sa.case((c.updated_at < at, at), else_=c.updated_at)
+        if increment.first_latency is not None:
+            keep = sa.literal(increment.latency_keep, sa.Float)
+            start = sa.case(
+                (c.latency_samples == 0, sa.literal(increment.first_latency, sa.Float)),
+                else_=c.latency_ms,
+            )
+            values["latency_ms"] = start * keep + increment.latency_sum
+            values["latency_samples"] = c.latency_samples + increment.latency_samples
+        if values:
+            await session.execute(
+                sa.update(routing_stats)
+                .where(c.processor == processor, c.segment == name)
+                .values(**values)
+            )
 
 
 def _breaker(row: Any) -> BreakerRecord:

@@ -8,6 +8,7 @@ both call it; only where the statistics come from differs.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -42,7 +43,9 @@ from smartpay.routing.bandit import (
 from smartpay.routing.breaker import BreakerPolicy, BreakerRecord, Transition, admits
 from smartpay.routing.schemas import Conditions, RoutingConfig, Rule
 from smartpay.routing.store import (
+    BreakerChange,
     MemoryRoutingStore,
+    Outcome,
     RedisRoutingStore,
     RoutingStore,
     SqlRoutingStore,
@@ -361,8 +364,20 @@ class RoutingService:
             self.file_default, self.file_merchants = load_config_file(
                 settings.routing_config_file, self.processors
             )
+        # Configurations a decision reads, by merchant, with when they were read
+        # (time.monotonic()): no older than SMARTPAY_ROUTING_FLUSH_SECONDS.
+        self._configs: dict[str, tuple[RoutedConfig, float]] = {}
+        self._flush_lock = asyncio.Lock()
+        self._flush_later: asyncio.Task[None] | None = None
 
     async def close(self) -> None:
+        if self._flush_later is not None:
+            self._flush_later.cancel()
+        if self.store.pending():
+            try:
+                await self.flush()
+            except Exception:
+                logger.exception("routing: could not write the last outcomes on close")
         client = getattr(self.store, "client", None)
         if client is not None:
             await client.aclose()
@@ -386,16 +401,26 @@ class RoutingService:
         updated = unix_now()
         document = config.model_dump(mode="json", exclude_none=True)
         await repository.save_config(session, merchant_id, document, updated)
+        self._configs.pop(merchant_id, None)
         return RoutedConfig(config, "api", updated)
 
     # -- decisions
 
     async def decide(self, session: Session, context: PaymentContext) -> Decision:
-        config = (await self.config_for(session, context.merchant_id)).config
+        config = (await self._config_for_decision(session, context.merchant_id)).config
         snapshot = await self.store.load(session, self.processors, context.segment)
         return self.router.decide(
             context, config, snapshot, snapshot.breakers, self.rng, self.clock()
         )
+
+    async def _config_for_decision(self, session: Session, merchant_id: str) -> RoutedConfig:
+        clock = time.monotonic()
+        cached = self._configs.get(merchant_id)
+        if cached is not None and clock - cached[1] < self.settings.routing_flush_seconds:
+            return cached[0]
+        routed = await self.config_for(session, merchant_id)
+        self._configs[merchant_id] = (routed, clock)
+        return routed
 
     # -- learning
 
@@ -406,34 +431,55 @@ class RoutingService:
         segment: str,
         observation: Observation,
         latency_ms: float | None,
-    ) -> list[Transition]:
-        """Fold one attempt's outcome into the shared statistics and the processor's
-        breaker, in a short transaction of its own (learning is not part of the payment's
-        money movement: losing one observation in a crash costs nothing but a sample).
+    ) -> None:
+        """Fold one attempt's outcome into the statistics and the processor's breaker.
+        Learning is not part of the payment's money movement: it never shares the
+        payment's transaction, and losing outcomes in a crash costs nothing but samples.
         A breaker change is logged and written as a ``routing.breaker.<state>`` event of
         the merchant whose payment caused it."""
-        now = self.clock()
-        async with self.database.transaction() as session:
-            transitions = await self.store.record(
-                session, processor, segment, observation, latency_ms, now
-            )
-            if transitions:
-                events = EventBatch(merchant_id)
-                for transition in transitions:
-                    events.add(
-                        f"routing.breaker.{transition.state.value}", _breaker_object(transition)
-                    )
-                await events.flush(session)
-        for transition in transitions:
-            logger.warning(
-                "routing breaker %s: %s -> %s (window calls %.0f, error rate %.2f)",
-                transition.processor,
-                transition.previous.value,
-                transition.state.value,
-                transition.window_calls,
-                transition.window_error_rate,
-            )
-        return transitions
+        outcome = Outcome(merchant_id, processor, segment, observation, latency_ms, self.clock())
+        changes = await self.store.record(outcome)
+        if changes:
+            async with self.database.transaction() as session:
+                await _announce(session, changes)
+        if self.store.flush_due():
+            await self.flush()
+        elif self.store.pending() and (self._flush_later is None or self._flush_later.done()):
+            # Outcomes must not wait for the next payment if none comes.
+            self._flush_later = asyncio.get_running_loop().create_task(self._flush_after_delay())
+
+    async def flush(self) -> None:
+        """Write the store's waiting outcomes (and the breaker changes they make) now."""
+        async with self._flush_lock:
+            if not self.store.pending():
+                return
+            async with self.database.transaction() as session:
+                changes = await self.store.flush(session)
+                if changes:
+                    await _announce(session, changes)
+
+    async def _flush_after_delay(self) -> None:
+        await asyncio.sleep(self.settings.routing_flush_seconds)
+        try:
+            await self.flush()
+        except Exception:
+            logger.exception("routing: could not write attempt outcomes")
+
+
+async def _announce(session: Session, changes: list[BreakerChange]) -> None:
+    for change in changes:
+        transition = change.transition
+        events = EventBatch(change.merchant_id)
+        events.add(f"routing.breaker.{transition.state.value}", _breaker_object(transition))
+        await events.flush(session)
+        logger.warning(
+            "routing breaker %s: %s -> %s (window calls %.0f, error rate %.2f)",
+            transition.processor,
+            transition.previous.value,
+            transition.state.value,
+            transition.window_calls,
+            transition.window_error_rate,
+        )
 
 
 def _build_store(settings: Settings, policy: BreakerPolicy) -> RoutingStore:
@@ -446,7 +492,7 @@ def _build_store(settings: Settings, policy: BreakerPolicy) -> RoutingStore:
         import redis.asyncio as redis
 
         return RedisRoutingStore(redis.Redis.from_url(settings.redis_url), half_life, policy)
-    return SqlRoutingStore(half_life, policy)
+    return SqlRoutingStore(half_life, policy, settings.routing_flush_seconds)
 
 
 def _breaker_object(transition: Transition) -> dict[str, Any]:
