@@ -22,6 +22,7 @@ from smartpay.chat.service import build_chat_service
 from smartpay.config import Settings
 from smartpay.customers import endpoints as customer_endpoints
 from smartpay.dashboard import endpoints as dashboard_endpoints
+from smartpay.decisions import endpoints as decision_endpoints
 from smartpay.escrow import endpoints as escrow_endpoints
 from smartpay.events import endpoints as event_endpoints
 from smartpay.events import stream as event_stream
@@ -42,6 +43,8 @@ from smartpay.ops import tracing as ops_tracing
 from smartpay.ops.metrics import MetricsMiddleware
 from smartpay.payments import endpoints as payment_endpoints
 from smartpay.platform import build_platform
+from smartpay.reports import endpoints as report_endpoints
+from smartpay.risk import endpoints as risk_endpoints
 from smartpay.routing import endpoints as routing_endpoints
 from smartpay.web import challenge, chat_pages
 from smartpay.webhooks import endpoints as webhook_endpoints
@@ -66,6 +69,7 @@ def create_app(settings: Settings | None = None, *, span_exporter: Any = None) -
         state.connectors = platform.connectors
         state.payment_flows = platform.payment_flows
         state.routing = platform.routing
+        state.decisions = platform.decisions
         state.chat = build_chat_service(
             settings,
             database=platform.database,
@@ -125,6 +129,9 @@ def create_app(settings: Settings | None = None, *, span_exporter: Any = None) -
         ach_endpoints,
         escrow_endpoints,
         routing_endpoints,
+        decision_endpoints,
+        report_endpoints,
+        risk_endpoints,
     ):
         app.include_router(module.router)
         body_models.extend(getattr(module, "BODY_MODELS", []))

@@ -15,7 +15,9 @@ from rich.table import Table
 
 from smartpay.ach.cli import ach_app
 from smartpay.config import Settings
+from smartpay.decisions.cli import decisions_app
 from smartpay.kit.logs import configure_logging
+from smartpay.reports.cli import report_command
 from smartpay.risk.cli import risk_app
 from smartpay.routing.cli import routing_app
 
@@ -33,6 +35,8 @@ app.add_typer(events_app, name="events")
 app.add_typer(ach_app, name="ach")
 app.add_typer(risk_app, name="risk")
 app.add_typer(routing_app, name="routing")
+app.add_typer(decisions_app, name="decisions")
+app.command("report")(report_command)
 
 console = Console()
 T = TypeVar("T")

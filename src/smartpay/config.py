@@ -370,6 +370,116 @@ class Settings(BaseSettings):
         description="Simulated time the sandbox bank takes to settle a file and send its returns.",
     )
 
+    # ---- AI consensus decisions (issue 7) -------------------------------------------
+    decisions_strategy: Literal["majority", "weighted", "weighted_average", "hybrid"] = Field(
+        default="hybrid",
+        description="How votes are combined for merchants that chose none: majority, "
+        "weighted vote, weighted average of risks with thresholds, or hybrid (vetoes, then "
+        "the weighted average, then escalation to review on disagreement or no quorum).",
+    )
+    decisions_voter_timeout_seconds: float = Field(
+        default=3.0, gt=0, description="Each voter's deadline; a late voter abstains."
+    )
+    decisions_quorum: int = Field(
+        default=2, ge=1, description="Valid (non-abstaining) votes the hybrid strategy needs."
+    )
+    decisions_weights: str = Field(
+        default="",
+        description='JSON {"voter": weight} for the weighted strategies (missing voters: '
+        "1). Weights a merchant set or learnt take precedence.",
+    )
+    decisions_review_threshold: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="Weighted average risk at or above which the outcome is review.",
+    )
+    decisions_decline_threshold: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Weighted average risk at or above which the outcome is decline.",
+    )
+    decisions_spread_threshold: float = Field(
+        default=0.7,
+        ge=0,
+        le=1,
+        description="Hybrid: votes whose risks differ by more than this go to review.",
+    )
+    decisions_unanimity_amounts: str = Field(
+        default="usd:100000,eur:100000,gbp:100000",
+        description="currency:minor_units pairs; at or above, a favourable outcome needs "
+        "every valid vote to agree (else review).",
+    )
+    decisions_llm_voters: str = Field(
+        default="",
+        description='JSON list of LLM voters: [{"name", "provider", "model", "api_key", '
+        '"base_url", "region"}]. Empty: the SMARTPAY_LLM_* model, if one is configured.',
+    )
+    decisions_in_payment_path: bool = Field(
+        default=True,
+        description="Send grey-zone confirmations (SMARTPAY_DECISIONS_GREY_ZONE_*) to the "
+        "consensus of voters. False: the risk engine's fast path decides every payment.",
+    )
+    decisions_grey_zone_low: int = Field(
+        default=600, ge=0, le=1000, description="Payment scores from here go to the consensus."
+    )
+    decisions_grey_zone_high: int = Field(
+        default=900, ge=0, le=1000, description="Payment scores up to here go to the consensus."
+    )
+    decisions_payment_llm_mode: Literal["budget", "advisory"] = Field(
+        default="budget",
+        description="On the payment path, LLM voters vote within the latency budget "
+        "('budget') or after the payment, recorded but not deciding ('advisory').",
+    )
+    decisions_payment_llm_budget_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="The LLM voters' deadline on the payment path in 'budget' mode.",
+    )
+    # Risk engine (issue 4).
+    risk_enabled: bool = Field(
+        default=True,
+        description="Score every confirmation before it reaches a processor (block, review "
+        "or allow). False turns the risk engine off.",
+    )
+    risk_store: Literal["sql", "redis"] = Field(
+        default="sql",
+        description="Where live risk features are kept: 'sql' (tables in the database, "
+        "updated in the payment's transaction) or 'redis' (SMARTPAY_REDIS_URL, for a fleet).",
+    )
+    risk_block_score: int = Field(
+        default=950, ge=0, le=1000, description="Default rule: block at this score or above."
+    )
+    risk_review_score: int = Field(
+        default=750, ge=0, le=1000, description="Default rule: review at this score or above."
+    )
+    risk_warmup_days: float = Field(
+        default=8.0,
+        ge=0,
+        description="The default score rules act only once a merchant has this many days of "
+        "traffic (the model needs matured fraud-share history); merchant rules act at once.",
+    )
+    risk_label_delay_days: float = Field(
+        default=7.0,
+        ge=0,
+        description="Fraud labels count in the merchant fraud-share features only once this "
+        "old (fraud is learnt late; the handbook's delay).",
+    )
+    risk_reason_count: int = Field(
+        default=3, ge=0, le=20, description="Top model features returned as reasons."
+    )
+    risk_model_dir: Path | None = Field(
+        default=None,
+        description="A model directory written by `smartpay risk train`. Default: the "
+        "model shipped in the package.",
+    )
+    risk_shadow_model_dir: Path | None = Field(
+        default=None,
+        description="A candidate model scored alongside the deciding one (stored on the "
+        "payment as risk.shadow and logged, never deciding) before it is promoted.",
+    )
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -18,9 +18,11 @@ MODEL_MODULES = (
     "smartpay.inbound.models",
     "smartpay.webhooks.models",
     "smartpay.routing.models",
+    "smartpay.risk.models",
     "smartpay.chat.models",
     "smartpay.ach.models",
     "smartpay.escrow.models",
+    "smartpay.decisions.models",
     "smartpay.dashboard.models",
     "smartpay.ops.models",
 )

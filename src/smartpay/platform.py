@@ -9,8 +9,10 @@ from dataclasses import dataclass
 
 from smartpay.config import Settings
 from smartpay.connectors.registry import ConnectorRegistry, build_registry
+from smartpay.decisions.service import DecisionService
 from smartpay.kit.db import Database
 from smartpay.payments.flows import PaymentFlows
+from smartpay.risk.service import RiskService, build_risk_service
 from smartpay.routing.service import RoutingService
 from smartpay.vault.cvc import CvcStore, MemoryCvcStore, RedisCvcStore
 from smartpay.vault.keys import LocalKeyring
@@ -27,9 +29,15 @@ class Platform:
     connectors: ConnectorRegistry
     payment_flows: PaymentFlows
     routing: RoutingService
+    risk: RiskService | None = None
+    decisions: DecisionService | None = None
 
     async def close(self) -> None:
         await self.routing.close()
+        if self.decisions is not None:
+            await self.decisions.close()
+        if self.risk is not None:
+            await self.risk.close()
         close = getattr(self.cvc_store, "close", None)
         if close is not None:
             await close()
@@ -51,6 +59,9 @@ def build_platform(settings: Settings) -> Platform:
     )
     connectors = build_registry(settings, database)
     routing = RoutingService(settings, database, connectors.names, connectors.estimate_fee)
+    risk = build_risk_service(settings)
+    # Voters' models load on the first decision, so the API starts without waiting.
+    decisions = DecisionService(settings, database)
     flows = PaymentFlows(
         database=database,
         settings=settings,
@@ -58,5 +69,9 @@ def build_platform(settings: Settings) -> Platform:
         cvc_store=cvc_store,
         connectors=connectors,
         routing=routing,
+        risk=risk,
+        decisions=decisions if risk is not None and settings.decisions_in_payment_path else None,
     )
-    return Platform(settings, database, keyring, vault, cvc_store, connectors, flows, routing)
+    return Platform(
+        settings, database, keyring, vault, cvc_store, connectors, flows, routing, risk, decisions
+    )

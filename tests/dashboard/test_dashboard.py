@@ -14,6 +14,7 @@ import pytest
 from smartpay.dashboard import charts
 from smartpay.dashboard.service import create_user, hash_password, verify_password
 from smartpay.kit.db import Database
+from smartpay.kit.money import format_amount
 from tests.api.helpers import pay
 from tests.card_scan import card_data_in_text
 from tests.conftest import Api
@@ -75,10 +76,19 @@ async def test_overview_draws_the_merchants_payments(api: Api, database: Databas
         page = await browser.get("/dashboard")
     assert page.status_code == 200
     assert "default-src 'none'" in page.headers["content-security-policy"]
-    assert page.text.count("<svg") == 2
+    # Volume, approval per processor, savings against Stripe's price, risk scores.
+    assert page.text.count("<svg") == 4
     assert "75.00 USD" in page.text  # three captured payments of 25.00
     assert "75.0%" in page.text  # three approved out of four decided
     assert re.search(r"<title>sandbox: 75%</title>", page.text)
+    costs = (await api.get("/v1/reports/costs")).json()["data"][0]["total"]
+    assert f"<title>Paid {format_amount(costs['actual_cost'], 'usd')}</title>" in page.text
+    assert f"s price {format_amount(costs['stripe_cost'], 'usd')}</title>" in page.text
+    assert "Saved vs Stripe USD" in page.text
+    # Every payment was scored by the risk engine: the bins hold all four.
+    risk_chart = page.text.split("Payments per risk score", 1)[1].split("</svg>", 1)[0]
+    bins = re.findall(r"<title>\d+–\d+: (\d+)</title>", risk_chart)
+    assert sum(int(n) for n in bins) == 4
     assert card_data_in_text(page.text) == []
 
 
@@ -145,3 +155,18 @@ def test_chart_text_is_escaped(label: str) -> None:
 def test_charts_say_so_when_there_is_no_data() -> None:
     assert "No data yet" in charts.bar_chart("Approval", [])
     assert "No data yet" in charts.line_chart("Volume", [])
+    assert "No data yet" in charts.grouped_bar_chart("Savings", ["Paid"], [])
+
+
+def test_grouped_bars_are_escaped_and_scaled() -> None:
+    svg = str(
+        charts.grouped_bar_chart(
+            "Savings",
+            ["Paid", "<b>Stripe</b>"],
+            [("USD", [0.5, 1.0], ["Paid 1.00 USD", "<script>x</script>"])],
+        )
+    )
+    assert "<script>" not in svg and "<b>" not in svg
+    bars = r'<rect x="[\d.]+" y="[\d.]+" width="[\d.]+" height="([\d.]+)" rx'  # not legends
+    heights = [float(h) for h in re.findall(bars, svg)]
+    assert len(heights) == 2 and heights[1] == 2 * heights[0]  # half of Stripe's price

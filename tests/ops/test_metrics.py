@@ -37,6 +37,8 @@ async def test_payments_and_approval_rate_per_processor(api: Api) -> None:
     )
     assert samples[("smartpay_processor_approval_rate", (("processor", "sandbox"),))] == 0.75
     assert samples[("smartpay_payment_attempts_open", ())] == 0
+    # A new merchant's payments are scored and allowed (the default bands wait for history).
+    assert samples[("smartpay_risk_decisions", (("decision", "allow"),))] == 4
 
 
 async def test_request_latency_is_labelled_by_route_template_not_by_id(api: Api) -> None:
@@ -82,3 +84,42 @@ async def test_metrics_token_is_required_when_set(api: Api) -> None:
     assert refused.status_code == 401
     assert refused.json()["error"]["type"] == "invalid_request_error"
     await _samples(api, headers={"Authorization": "Bearer scrape-secret-123"})
+
+
+async def test_llm_calls_are_timed_by_provider_and_outcome() -> None:
+    import asyncio
+
+    from prometheus_client import REGISTRY
+
+    from smartpay.llm.base import LlmTimeout
+    from smartpay.llm.common import within_deadline
+
+    def count(outcome: str) -> float:
+        value = REGISTRY.get_sample_value(
+            "smartpay_llm_call_duration_seconds_count",
+            {"provider": "metrics-test", "outcome": outcome},
+        )
+        return value or 0.0
+
+    before = {outcome: count(outcome) for outcome in ("ok", "timeout", "error")}
+
+    async def answer() -> str:
+        return "fine"
+
+    async def hang() -> str:
+        await asyncio.sleep(10)
+        return "late"
+
+    async def fail() -> str:
+        raise ConnectionError("refused")
+
+    assert await within_deadline(1.0, "metrics-test", answer) == "fine"
+    with pytest.raises(LlmTimeout):
+        await within_deadline(0.01, "metrics-test", hang)
+    with pytest.raises(ConnectionError):
+        await within_deadline(1.0, "metrics-test", fail)
+    assert {outcome: count(outcome) - before[outcome] for outcome in before} == {
+        "ok": 1.0,
+        "timeout": 1.0,
+        "error": 1.0,
+    }

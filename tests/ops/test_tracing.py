@@ -1,5 +1,6 @@
-"""With an exporter configured, a payment produces spans for the HTTP request and each
-database statement, and no span carries card data."""
+"""With an exporter configured, a payment produces spans for the HTTP request, each
+database statement and the processor call, an LLM call has its own span, and no span
+carries card data."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from smartpay.app import create_app
 from smartpay.config import Settings
 from smartpay.kit.db import Database
+from smartpay.llm.common import within_deadline
 from smartpay.merchants.service import create_merchant
 from tests.card_scan import card_data_in_text
 
@@ -48,6 +50,11 @@ async def test_a_payment_is_traced_without_card_data(
                 },
             )
             assert intent.status_code == 200, intent.text
+
+        async def model_answer() -> str:
+            return "{}"
+
+        assert await within_deadline(1.0, "local", model_answer) == "{}"
     spans = exporter.get_finished_spans()  # the lifespan's end flushed them
     names = [span.name for span in spans]
     assert "POST /v1/payment_intents" in names, names
@@ -58,6 +65,15 @@ async def test_a_payment_is_traced_without_card_data(
     request_span = next(s for s in spans if s.name == "POST /v1/payment_intents")
     children = [s for s in statements if s.context.trace_id == request_span.context.trace_id]
     assert children, "database spans belong to the request's trace"
+    processor = [s for s in spans if s.name == "processor.authorize sandbox"]
+    assert len(processor) == 1
+    assert processor[0].context.trace_id == request_span.context.trace_id
+    assert processor[0].attributes == {
+        "smartpay.processor": "sandbox",
+        "smartpay.processor.operation": "authorize",
+    }
+    llm = [s for s in spans if s.name == "llm.call local"]
+    assert len(llm) == 1 and llm[0].attributes == {"smartpay.llm.provider": "local"}
     for span in spans:
         text = f"{span.name} {dict(span.attributes or {})} {[e.attributes for e in span.events]}"
         assert card_data_in_text(text) == []

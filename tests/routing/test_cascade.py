@@ -177,6 +177,11 @@ async def test_outage_mid_run_fails_no_payment_and_opens_the_breaker(
     intent = (await pay(api)).json()
     assert intent["routing"]["skipped"] == {"primary": "breaker open"}
     assert intent["routing"]["ranked"] == ["backup"]
+    metrics = (await api.client.get("/metrics")).text
+    assert 'smartpay_routing_breaker_state{processor="primary",state="open"} 1.0' in metrics
+    assert 'smartpay_routing_breaker_state{processor="primary",state="closed"} 0.0' in metrics
+    assert 'smartpay_routing_attempts{processor="primary"} 10.0' in metrics  # 5 + 5 refused
+    assert 'smartpay_routing_attempts{processor="backup"} 16.0' in metrics
 
 
 async def _stats(api: Api) -> dict[tuple[str, str], Any]:

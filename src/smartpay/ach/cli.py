@@ -205,14 +205,26 @@ def ingest(
     contents = [(path, _read_bytes(path, console)) for path in files]
 
     async def main() -> list[IngestReport]:
+        from rich.progress import Progress
+
         platform = build_platform(Settings())
+        reports: list[IngestReport] = []
         try:
-            return [
-                await ingest_file(
-                    platform.database, platform.settings, platform.vault, p.name, data, now=now()
-                )
-                for p, data in contents
-            ]
+            with Progress(console=console, transient=True) as progress:
+                task = progress.add_task("Ingesting files", total=len(contents))
+                for path, data in contents:
+                    reports.append(
+                        await ingest_file(
+                            platform.database,
+                            platform.settings,
+                            platform.vault,
+                            path.name,
+                            data,
+                            now=now(),
+                        )
+                    )
+                    progress.advance(task)
+            return reports
         finally:
             await platform.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -18,6 +19,7 @@ from smartpay.ach.schemas import (
     render_debit,
     render_payout,
 )
+from smartpay.config import Settings
 from smartpay.dependencies import DatabaseDep, SecretAuth, SettingsDep, Write, ok
 from smartpay.kit.api import body_doc, body_of, query_doc, query_of
 from smartpay.kit.db import Session
@@ -32,88 +34,75 @@ class CostReportQuery(StripeParams):
     created: CreatedFilter | None = Field(default=None)
 
 
-@router.post("/v1/ach_debits", openapi_extra=body_doc(AchDebitCreate))
-async def create_ach_debit(
-    ctx: Write, params: Annotated[AchDebitCreate, Depends(body_of(AchDebitCreate))]
-) -> Response:
-    async def work(session: Session) -> dict[str, Any]:
-        row = await service.create_debit(session, ctx.merchant.merchant_id, params, ctx.settings)
-        return render_debit(row)
+def _transfer_routes(
+    path: str,
+    direction: Direction,
+    noun: str,
+    create_model: type[StripeParams],
+    create: Callable[[Session, str, Any, Settings], Awaitable[Any]],
+    render: Callable[[Any], dict[str, Any]],
+) -> None:
+    """The four routes of one kind of transfer (create, retrieve, list, cancel): debits
+    and payouts differ only in their path, direction, create request and rendering."""
 
-    return await ctx.run(work)
+    @router.post(path, openapi_extra=body_doc(create_model), name=f"create_{noun}")
+    # A default, not an Annotated hint: hints are strings here (PEP 563) that FastAPI
+    # resolves in the module's globals, where this function's create_model is not.
+    async def create_transfer(
+        ctx: Write,
+        params: Any = Depends(body_of(create_model)),
+    ) -> Response:
+        async def work(session: Session) -> dict[str, Any]:
+            return render(await create(session, ctx.merchant.merchant_id, params, ctx.settings))
 
+        return await ctx.run(work)
 
-@router.get("/v1/ach_debits/{debit_id}")
-async def retrieve_ach_debit(debit_id: str, merchant: SecretAuth, db: DatabaseDep) -> Response:
-    async with db.transaction() as session:
-        row = await service.get(session, merchant.merchant_id, debit_id, Direction.DEBIT)
-    return ok(render_debit(row))
+    @router.get(f"{path}/{{transfer_id}}", name=f"retrieve_{noun}")
+    async def retrieve_transfer(
+        transfer_id: str, merchant: SecretAuth, db: DatabaseDep
+    ) -> Response:
+        async with db.transaction() as session:
+            row = await service.get(session, merchant.merchant_id, transfer_id, direction)
+        return ok(render(row))
 
+    @router.get(path, openapi_extra=query_doc(TransferList), name=f"list_{noun}s")
+    async def list_transfers(
+        merchant: SecretAuth,
+        db: DatabaseDep,
+        params: Annotated[TransferList, Depends(query_of(TransferList))],
+    ) -> Response:
+        async with db.transaction() as session:
+            page = await service.list_(session, merchant.merchant_id, direction, params)
+        return ok(list_body(path, [render(r) for r in page.rows], page.has_more))
 
-@router.get("/v1/ach_debits", openapi_extra=query_doc(TransferList))
-async def list_ach_debits(
-    merchant: SecretAuth,
-    db: DatabaseDep,
-    params: Annotated[TransferList, Depends(query_of(TransferList))],
-) -> Response:
-    async with db.transaction() as session:
-        page = await service.list_(session, merchant.merchant_id, Direction.DEBIT, params)
-    return ok(list_body("/v1/ach_debits", [render_debit(r) for r in page.rows], page.has_more))
+    @router.post(
+        f"{path}/{{transfer_id}}/cancel",
+        openapi_extra=body_doc(TransferCancel),
+        name=f"cancel_{noun}",
+    )
+    async def cancel_transfer(
+        transfer_id: str,
+        ctx: Write,
+        params: Annotated[TransferCancel, Depends(body_of(TransferCancel))],
+    ) -> Response:
+        async def work(session: Session) -> dict[str, Any]:
+            merchant_id = ctx.merchant.merchant_id
+            return render(await service.cancel(session, merchant_id, transfer_id, direction))
 
-
-@router.post("/v1/ach_debits/{debit_id}/cancel", openapi_extra=body_doc(TransferCancel))
-async def cancel_ach_debit(
-    debit_id: str,
-    ctx: Write,
-    params: Annotated[TransferCancel, Depends(body_of(TransferCancel))],
-) -> Response:
-    async def work(session: Session) -> dict[str, Any]:
-        row = await service.cancel(session, ctx.merchant.merchant_id, debit_id, Direction.DEBIT)
-        return render_debit(row)
-
-    return await ctx.run(work)
-
-
-@router.post("/v1/payouts", openapi_extra=body_doc(PayoutCreate))
-async def create_payout(
-    ctx: Write, params: Annotated[PayoutCreate, Depends(body_of(PayoutCreate))]
-) -> Response:
-    async def work(session: Session) -> dict[str, Any]:
-        row = await service.create_payout(session, ctx.merchant.merchant_id, params, ctx.settings)
-        return render_payout(row)
-
-    return await ctx.run(work)
-
-
-@router.get("/v1/payouts/{payout_id}")
-async def retrieve_payout(payout_id: str, merchant: SecretAuth, db: DatabaseDep) -> Response:
-    async with db.transaction() as session:
-        row = await service.get(session, merchant.merchant_id, payout_id, Direction.CREDIT)
-    return ok(render_payout(row))
+        return await ctx.run(work)
 
 
-@router.get("/v1/payouts", openapi_extra=query_doc(TransferList))
-async def list_payouts(
-    merchant: SecretAuth,
-    db: DatabaseDep,
-    params: Annotated[TransferList, Depends(query_of(TransferList))],
-) -> Response:
-    async with db.transaction() as session:
-        page = await service.list_(session, merchant.merchant_id, Direction.CREDIT, params)
-    return ok(list_body("/v1/payouts", [render_payout(r) for r in page.rows], page.has_more))
-
-
-@router.post("/v1/payouts/{payout_id}/cancel", openapi_extra=body_doc(TransferCancel))
-async def cancel_payout(
-    payout_id: str,
-    ctx: Write,
-    params: Annotated[TransferCancel, Depends(body_of(TransferCancel))],
-) -> Response:
-    async def work(session: Session) -> dict[str, Any]:
-        row = await service.cancel(session, ctx.merchant.merchant_id, payout_id, Direction.CREDIT)
-        return render_payout(row)
-
-    return await ctx.run(work)
+_transfer_routes(
+    "/v1/ach_debits",
+    Direction.DEBIT,
+    "ach_debit",
+    AchDebitCreate,
+    service.create_debit,
+    render_debit,
+)
+_transfer_routes(
+    "/v1/payouts", Direction.CREDIT, "payout", PayoutCreate, service.create_payout, render_payout
+)
 
 
 @router.get("/v1/mandates/{mandate_id}")

@@ -14,6 +14,10 @@ import sqlalchemy as sa
 
 from smartpay.kit.db import metadata
 
+# The ``processor`` of the charge behind a PaymentIntent paid by ACH debit: the money
+# moves through SmartPay's own NACHA files, not through a card connector.
+ACH_PROCESSOR = "ach"
+
 
 class AccountType(StrEnum):
     CHECKING = "checking"
@@ -124,6 +128,9 @@ ach_transfers = sa.Table(
     sa.Column("return_code", sa.String(3), nullable=True),
     sa.Column("failure_message", sa.String(500), nullable=True),
     sa.Column("escrow_id", sa.String(40), nullable=True, index=True),
+    # A debit that pays a PaymentIntent: its status drives the intent's and the charge's.
+    sa.Column("payment_intent_id", sa.String(40), nullable=True, index=True),
+    sa.Column("charge_id", sa.String(40), nullable=True),
     sa.Column("description", sa.String(1000), nullable=True),
     sa.Column("metadata", sa.JSON, nullable=False),
     sa.Column("fee", sa.BigInteger, nullable=True),

@@ -8,12 +8,16 @@ A batch cycle at time T (in the ODFI's zone) gives each transfer its effective d
 * otherwise the next business day after today, or the one after that when T is past
   the standard cut-off or not on a business day.
 
-Business days are Monday to Friday (Federal Reserve holidays are not modelled yet).
+Business (banking) days are the days the Federal Reserve's FedACH operates: Monday to
+Friday except Federal Reserve holidays (``federal_reserve_holidays``). Cut-offs fall on
+banking days only, so the worker runs no cycle on a weekend or a holiday.
 """
 
 from __future__ import annotations
 
+import calendar
 import datetime
+import functools
 import json
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -38,6 +42,10 @@ SANDBOX_ODFI = "sandbox"
 SANDBOX_ROUTING_NUMBER = "110000000"
 # Saturday and Sunday (date.weekday()).
 WEEKEND = frozenset({5, 6})
+SATURDAY, SUNDAY = 5, 6
+# Juneteenth became a federal holiday in June 2021; the Federal Reserve Banks first
+# closed for it in 2022 (FedACH operated on 18 June 2021).
+JUNETEENTH_FIRST_FED_YEAR = 2022
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +71,9 @@ class Odfi:
         day = self.local(after).date()
         last = self.local(until).date()
         while day <= last:
+            if not is_business_day(day):
+                day += datetime.timedelta(days=1)
+                continue
             for cut in (*self.same_day_cutoffs, self.standard_cutoff):
                 instant = int(datetime.datetime.combine(day, cut, tzinfo=self.timezone).timestamp())
                 if after < instant <= until:
@@ -86,8 +97,53 @@ class Odfi:
         return next_business(base)
 
 
+def _nth_weekday(year: int, month: int, weekday: int, n: int) -> datetime.date:
+    """The ``n``-th ``weekday`` (0 = Monday) of the month; ``n = -1`` for the last."""
+    days = [
+        week[weekday]
+        for week in calendar.Calendar().monthdatescalendar(year, month)
+        if week[weekday].month == month
+    ]
+    return days[n if n < 0 else n - 1]
+
+
+@functools.cache
+def federal_reserve_holidays(year: int) -> frozenset[datetime.date]:
+    """The days of ``year`` the Federal Reserve Banks are closed (FedACH does not
+    operate), by the Fed's published rule: the eleven federal holidays, a holiday on a
+    Sunday observed the Monday after, and one on a Saturday not observed at all (the
+    Reserve Banks are open the Friday before, unlike federal offices)."""
+    fixed = [
+        datetime.date(year, 1, 1),  # New Year's Day
+        datetime.date(year, 7, 4),  # Independence Day
+        datetime.date(year, 11, 11),  # Veterans Day
+        datetime.date(year, 12, 25),  # Christmas Day
+    ]
+    if year >= JUNETEENTH_FIRST_FED_YEAR:
+        fixed.append(datetime.date(year, 6, 19))  # Juneteenth National Independence Day
+    days: set[datetime.date] = set()
+    for day in fixed:
+        if day.weekday() == SUNDAY:
+            days.add(day + datetime.timedelta(days=1))
+        elif day.weekday() != SATURDAY:
+            days.add(day)
+    monday, thursday = calendar.MONDAY, calendar.THURSDAY
+    days.update(
+        {
+            _nth_weekday(year, 1, monday, 3),  # Birthday of Martin Luther King, Jr.
+            _nth_weekday(year, 2, monday, 3),  # Washington's Birthday
+            _nth_weekday(year, 5, monday, -1),  # Memorial Day
+            _nth_weekday(year, 9, monday, 1),  # Labor Day
+            _nth_weekday(year, 10, monday, 2),  # Columbus Day
+            _nth_weekday(year, 11, thursday, 4),  # Thanksgiving Day
+        }
+    )
+    return frozenset(days)
+
+
 def is_business_day(day: datetime.date) -> bool:
-    return day.weekday() not in WEEKEND
+    """A banking day: FedACH operates (a weekday that is no Federal Reserve holiday)."""
+    return day.weekday() not in WEEKEND and day not in federal_reserve_holidays(day.year)
 
 
 def next_business(day: datetime.date) -> datetime.date:

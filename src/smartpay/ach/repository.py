@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from smartpay.ach.models import (
+    ACH_PROCESSOR,
     FileStatus,
     TransferStatus,
     ach_bank_accounts,
@@ -305,7 +306,13 @@ async def captured_charges_without_cost(session: Session, limit: int) -> list[sa
             charges.c.fee,
             charges.c.created,
         )
-        .where(charges.c.captured.is_(True), charges.c.amount_captured > 0, missing)
+        .where(
+            charges.c.captured.is_(True),
+            charges.c.amount_captured > 0,
+            # A PaymentIntent paid by ACH is costed as its transfer, when batched.
+            charges.c.processor != ACH_PROCESSOR,
+            missing,
+        )
         .order_by(charges.c.id)
         .limit(limit)
     )

@@ -92,6 +92,7 @@ def render_debit(row: Any) -> dict[str, Any]:
         "trace_number": row.trace_number,
         "fee": row.fee,
         "escrow": row.escrow_id,
+        "payment_intent": row.payment_intent_id,  # set when the debit pays a PaymentIntent
     }
 
 

@@ -24,8 +24,9 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from fastapi.responses import Response
 
-from smartpay.ach import repository
+from smartpay.ach import payment_intents, repository
 from smartpay.ach.models import (
     TRANSFER_TRANSITIONS,
     AccountHolderType,
@@ -36,9 +37,16 @@ from smartpay.ach.models import (
     TransferStatus,
 )
 from smartpay.ach.odfi import SAME_DAY_LIMIT, choose_odfi
-from smartpay.ach.schemas import AchDebitCreate, PayoutCreate, TransferList, render_transfer
+from smartpay.ach.schemas import (
+    ACH_MAX_AMOUNT,
+    AchDebitCreate,
+    PayoutCreate,
+    TransferList,
+    render_transfer,
+)
 from smartpay.cards import service as payment_methods
 from smartpay.config import Settings
+from smartpay.dependencies import WriteContext
 from smartpay.errors import InvalidRequest, InvalidState, ResourceMissing
 from smartpay.events.service import EventBatch
 from smartpay.kit.clock import now as clock_now
@@ -48,6 +56,10 @@ from smartpay.kit.pagination import Page
 from smartpay.kit.params import merge_metadata
 from smartpay.ledger import service as ledger
 from smartpay.ledger.models import AccountCode, EntryKind, ReferenceType
+from smartpay.payments.models import CaptureMethod
+from smartpay.payments.schemas import PaymentIntentConfirm, render_payment_intent
+from smartpay.payments.service import check_confirmable, resolve_payment_method
+from smartpay.vault.service import Vault
 
 DEBIT_PREFIX = "achd"
 PAYOUT_PREFIX = "po"  # Stripe's payout prefix
@@ -138,6 +150,7 @@ async def transition(
         session, row.id, row.status, status=target.value, **fields
     ):
         raise TransitionRefused(f"ACH transfer {row.id} changed concurrently.")
+    await payment_intents.follow_transfer(session, row, target, events, **fields)
     posting = _ledger_for(row.direction, TransferStatus(row.status), target, row.amount)
     if posting is not None:
         kind, postings = posting
@@ -182,11 +195,7 @@ def _check_speed(speed: str, amount: int, param: str) -> None:
         )
 
 
-async def create_debit(
-    session: Session, merchant_id: str, params: AchDebitCreate, settings: Settings
-) -> Any:
-    method = await _bank_method(session, merchant_id, params.payment_method, "payment_method")
-    _check_speed(params.speed, params.amount, "speed")
+async def _active_mandate(session: Session, merchant_id: str, method: Any) -> Any:
     mandate = (
         await repository.get_mandate(session, merchant_id, method.mandate_id)
         if method.mandate_id
@@ -199,6 +208,21 @@ async def create_debit(
             param="payment_method",
             code="mandate_invalid",
         )
+    return mandate
+
+
+async def _insert_debit(
+    session: Session,
+    merchant_id: str,
+    method: Any,
+    params: AchDebitCreate,
+    settings: Settings,
+    **links: str,
+) -> Any:
+    """The one way a debit starts, from ``/v1/ach_debits`` or a PaymentIntent
+    (``links``: its ``payment_intent_id`` and ``charge_id``)."""
+    _check_speed(params.speed, params.amount, "speed")
+    mandate = await _active_mandate(session, merchant_id, method)
     odfi = choose_odfi(settings, params.odfi)
     values = {
         "id": new_id(DEBIT_PREFIX),
@@ -215,10 +239,138 @@ async def create_debit(
         "description": params.description,
         "metadata": merge_metadata({}, params.metadata),
         "created": clock_now(),
+        **links,
     }
     return await _insert(
         session, values, AccountCode.ACH_RECEIVABLE, AccountCode.ACH_DEBITS_PENDING
     )
+
+
+async def create_debit(
+    session: Session, merchant_id: str, params: AchDebitCreate, settings: Settings
+) -> Any:
+    method = await _bank_method(session, merchant_id, params.payment_method, "payment_method")
+    return await _insert_debit(session, merchant_id, method, params, settings)
+
+
+def _incompatible(method_type: str, allowed: list[str]) -> InvalidRequest:
+    return InvalidRequest(
+        f"The PaymentMethod provided ({method_type}) is not allowed for this PaymentIntent. "
+        f"Attach a PaymentMethod of one of these types: {', '.join(allowed)}, or create the "
+        f"PaymentIntent with payment_method_types including {method_type!r}.",
+        param="payment_method",
+        code="payment_intent_incompatible_payment_method",
+    )
+
+
+async def confirm_payment_intent(
+    session: Session,
+    ctx: WriteContext,
+    intent: Any,
+    params: PaymentIntentConfirm,
+    events: EventBatch,
+    *,
+    method: Any,
+    settings: Settings,
+    vault: Vault,
+) -> Response | Any:
+    """Phase one of a PaymentIntent confirmation, before any card work: when the payment
+    method is a us_bank_account (and the intent allows it), starts the ACH debit, moves
+    the intent to ``processing`` and answers the request (a Response). Otherwise returns
+    the payment method row it read (``method``, or None when it read none) for the card
+    path, having refused a payment method type the intent does not allow."""
+    allowed = payment_intents.allowed_types(intent)
+    payment_method_id = params.payment_method or intent.payment_method_id
+    if payment_method_id is None:
+        return method  # the card path says what is missing
+    known = method if method is not None and method.id == payment_method_id else None
+    if payment_intents.US_BANK_ACCOUNT not in allowed:
+        # The common card case costs no extra read; a bank account read by the caller is
+        # refused here with Stripe's message (otherwise the vault refuses it).
+        if known is not None and known.type == payment_intents.US_BANK_ACCOUNT:
+            raise _incompatible(known.type, allowed)
+        return method
+    if known is None:
+        if payment_method_id in payment_methods.TEST_PAYMENT_METHOD_CARDS:
+            if "card" not in allowed:
+                raise _incompatible("card", allowed)
+            return method  # the card path creates the test card
+        known = await resolve_payment_method(
+            session, ctx.merchant.merchant_id, payment_method_id, intent.customer_id, vault=vault
+        )
+    if known.type != payment_intents.US_BANK_ACCOUNT:
+        if known.type not in allowed:
+            raise _incompatible(known.type, allowed)
+        return known
+    return await _confirm_with_bank_account(session, ctx, intent, params, events, known, settings)
+
+
+async def _confirm_with_bank_account(
+    session: Session,
+    ctx: WriteContext,
+    intent: Any,
+    params: PaymentIntentConfirm,
+    events: EventBatch,
+    method: Any,
+    settings: Settings,
+) -> Response:
+    check_confirmable(intent)
+    if intent.currency != "usd":
+        raise InvalidRequest(
+            f"The currency provided ({intent.currency}) is invalid for the payment method "
+            "type us_bank_account, which supports: usd.",
+            param="currency",
+            code="payment_intent_invalid_currency",
+        )
+    if (params.capture_method or intent.capture_method) == CaptureMethod.MANUAL:
+        raise InvalidRequest(
+            "The payment method type us_bank_account does not support "
+            "capture_method=manual: an ACH debit is collected in full when it settles.",
+            param="capture_method",
+        )
+    if intent.amount > ACH_MAX_AMOUNT:
+        raise InvalidRequest(
+            f"An ACH debit is at most {ACH_MAX_AMOUNT} cents (NACHA's ten-digit amount).",
+            param="amount",
+            code="amount_too_large",
+        )
+    charge_id = new_id("ch")
+    debit = await _insert_debit(
+        session,
+        intent.merchant_id,
+        method,
+        AchDebitCreate(
+            amount=intent.amount,
+            currency="usd",
+            payment_method=method.id,
+            description=intent.description or f"PaymentIntent {intent.id}",
+        ),
+        settings,
+        payment_intent_id=intent.id,
+        charge_id=charge_id,
+    )
+    charge = payment_intents.charge_values(
+        charge_id=charge_id,
+        intent=intent,
+        method=method,
+        created=clock_now(),
+        transfer_id=debit.id,
+    )
+    updated = await payment_intents.start(
+        session,
+        intent,
+        charge,
+        {
+            "payment_method_id": method.id,
+            "capture_method": CaptureMethod.AUTOMATIC.value,
+            "receipt_email": params.receipt_email or intent.receipt_email,
+            "return_url": params.return_url or intent.return_url,
+        },
+        events,
+    )
+    await ctx.attach(session, intent.id)
+    await events.flush(session)
+    return await ctx.complete(session, 200, render_payment_intent(updated))
 
 
 async def create_payout(
@@ -316,6 +468,11 @@ async def get(session: Session, merchant_id: str, transfer_id: str, direction: D
 async def cancel(session: Session, merchant_id: str, transfer_id: str, direction: Direction) -> Any:
     """Cancels a transfer not yet submitted (initiated or batched: its file is not out)."""
     row = await get(session, merchant_id, transfer_id, direction)
+    if row.payment_intent_id is not None:
+        raise TransitionRefused(
+            f"This ACH debit pays PaymentIntent {row.payment_intent_id}: it cannot be "
+            "canceled on its own (an ACH PaymentIntent cannot be canceled while processing)."
+        )
     if row.status not in (TransferStatus.INITIATED, TransferStatus.BATCHED):
         raise TransitionRefused(
             f"This transfer is {row.status}: only initiated or batched transfers can be canceled."

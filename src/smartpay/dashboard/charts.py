@@ -156,3 +156,38 @@ def _empty() -> str:
         f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle" fill="#697386">'
         "No data yet</text>"
     )
+
+
+def grouped_bar_chart(
+    title: str,
+    series_names: Sequence[str],
+    groups: Sequence[tuple[str, Sequence[float], Sequence[str]]],
+    value_format: str = "{:.0%}",
+) -> Markup:
+    """Side-by-side bars per group: (group label, one value per series, one tooltip per
+    series). Values are non-negative; the axis runs from 0 to the next round number."""
+    if not groups:
+        return _frame(title, "No data yet.", [_empty()])
+    top = _nice_ceiling(max(max(values, default=0.0) for _, values, _ in groups))
+    plot_width = WIDTH - MARGIN_LEFT - MARGIN_RIGHT
+    plot_height = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
+    slot = plot_width / len(groups)
+    bar = slot * 0.7 / max(1, len(series_names))
+    body = _y_axis(top, value_format)
+    described = []
+    for index, (label, values, tips) in enumerate(groups):
+        left = MARGIN_LEFT + slot * index + slot * 0.15
+        for position, (value, tip) in enumerate(zip(values, tips, strict=True)):
+            height = plot_height * value / top
+            body.append(
+                f'<rect x="{left + bar * position:.1f}" y="{HEIGHT - MARGIN_BOTTOM - height:.1f}" '
+                f'width="{bar * 0.9:.1f}" height="{height:.1f}" rx="2" '
+                f'fill="{PALETTE[position % len(PALETTE)]}"><title>{escape(tip)}</title></rect>'
+            )
+        body.append(
+            f'<text x="{left + slot * 0.35:.1f}" y="{HEIGHT - MARGIN_BOTTOM + 16}" '
+            f'font-size="11" text-anchor="middle" fill="#697386">{escape(label)}</text>'
+        )
+        described.append(f"{label}: " + ", ".join(tips))
+    body += [_legend(i, name, PALETTE[i % len(PALETTE)]) for i, name in enumerate(series_names)]
+    return _frame(title, "; ".join(described), body)

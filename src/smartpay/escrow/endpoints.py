@@ -19,7 +19,6 @@ from smartpay.escrow.service import (
     EscrowEmpty,
     EscrowRelease,
     EscrowResolve,
-    EscrowStateError,
 )
 from smartpay.kit.api import body_doc, body_of, query_doc, query_of
 from smartpay.kit.clock import now
@@ -116,18 +115,13 @@ async def resolve_dispute(
 
         async def work(session: Session) -> dict[str, Any]:
             row = await service.get(session, merchant_id, escrow_id)
-            if row.status != EscrowStatus.DISPUTED:
-                raise EscrowStateError(f"This escrow is {row.status}, not disputed.")
-            return service.render(
-                await service.release(session, row, None, ctx.settings, allow_disputed=True)
-            )
+            return service.render(await service.resolve_by_release(session, row, ctx.settings))
 
         return await ctx.run(work)
 
     async with ctx.database.transaction() as session:
         row = await service.get(session, merchant_id, escrow_id)
-        if row.status != EscrowStatus.DISPUTED:
-            raise EscrowStateError(f"This escrow is {row.status}, not disputed.")
+        service.require_disputed(row)
         amount = service.remaining(row)
     if amount <= 0:
         raise InvalidRequest("Nothing is left in this escrow to refund.", param="outcome")

@@ -233,27 +233,59 @@ async def release(
         )
     target = EscrowStatus.RELEASED if amount == left else EscrowStatus.PARTIALLY_RELEASED
     check_transition(row.status, target)
-    payout_id = None
-    if row.destination_payment_method_id is not None:
-        payout = await ach.create_payout(
+    if row.destination_payment_method_id is None:
+        return await _take_out(
             session,
-            row.merchant_id,
-            PayoutCreate(
-                amount=amount,
-                currency="usd",
-                destination=row.destination_payment_method_id,
-                description=f"Escrow release {row.id}",
-            ),
-            settings,
-            escrow_id=row.id,
+            row,
+            target,
+            EntryKind.ESCROW_RELEASE,
+            amount,
+            amount_released=row.amount_released + amount,
         )
-        payout_id = payout.id
-    else:
+    # The payout's own entry moves the funds from escrow_held to ach_payouts_pending.
+    payout = await ach.create_payout(
+        session,
+        row.merchant_id,
+        PayoutCreate(
+            amount=amount,
+            currency="usd",
+            destination=row.destination_payment_method_id,
+            description=f"Escrow release {row.id}",
+        ),
+        settings,
+        escrow_id=row.id,
+    )
+    return await _take_out(
+        session,
+        row,
+        target,
+        None,
+        amount,
+        payout_id=payout.id,
+        amount_released=row.amount_released + amount,
+    )
+
+
+async def _take_out(
+    session: Session,
+    row: Any,
+    target: EscrowStatus,
+    entry_kind: EntryKind | None,
+    amount: int,
+    *,
+    payout_id: str | None = None,
+    refund_id: str | None = None,
+    **changes: Any,
+) -> Any:
+    """The one way money leaves an escrow (a release or a dispute's refund): the ledger
+    entry back to the merchant's balance (``entry_kind``; None when a payout posted its
+    own), the movement row, the status change and its event."""
+    if entry_kind is not None:
         await ledger.post_entry(
             session,
             merchant_id=row.merchant_id,
             currency=row.currency,
-            kind=EntryKind.ESCROW_RELEASE,
+            kind=entry_kind,
             postings=[
                 ledger.debit(AccountCode.ESCROW_HELD, amount),
                 ledger.credit(AccountCode.MERCHANT_AVAILABLE, amount),
@@ -265,16 +297,14 @@ async def release(
         session,
         id=new_id("escmv"),
         escrow_id=row.id,
-        kind="release",
+        kind="refund" if refund_id is not None else "release",
         amount=amount,
         payout_id=payout_id,
-        refund_id=None,
+        refund_id=refund_id,
         created=clock_now(),
     )
     events = EventBatch(row.merchant_id)
-    updated = await _update(
-        session, row, target, events, amount_released=row.amount_released + amount
-    )
+    updated = await _update(session, row, target, events, **changes)
     await events.flush(session)
     return updated
 
@@ -324,38 +354,25 @@ async def dispute(session: Session, row: Any, reason: str | None, now: int) -> A
     return updated
 
 
+def require_disputed(row: Any) -> None:
+    if row.status != EscrowStatus.DISPUTED:
+        raise EscrowStateError(f"This escrow is {row.status}, not disputed.")
+
+
+async def resolve_by_release(session: Session, row: Any, settings: Settings) -> Any:
+    """A dispute ends in favour of the provider: what remains is released to it."""
+    require_disputed(row)
+    return await release(session, row, None, settings, allow_disputed=True)
+
+
 async def apply_refund(session: Session, row: Any, refund_id: str, amount: int) -> Any:
     """The refund of a disputed escrow succeeded: move its funds out of escrow."""
-    await ledger.post_entry(
-        session,
-        merchant_id=row.merchant_id,
-        currency=row.currency,
-        kind=EntryKind.ESCROW_REFUND,
-        postings=[
-            ledger.debit(AccountCode.ESCROW_HELD, amount),
-            ledger.credit(AccountCode.MERCHANT_AVAILABLE, amount),
-        ],
-        reference_type=ReferenceType.ESCROW,
-        reference_id=row.id,
-    )
-    await repository.insert_movement(
-        session,
-        id=new_id("escmv"),
-        escrow_id=row.id,
-        kind="refund",
-        amount=amount,
-        payout_id=None,
-        refund_id=refund_id,
-        created=clock_now(),
-    )
-    events = EventBatch(row.merchant_id)
-    updated = await _update(
+    return await _take_out(
         session,
         row,
         EscrowStatus.REFUNDED,
-        events,
-        amount_refunded=row.amount_refunded + amount,
+        EntryKind.ESCROW_REFUND,
+        amount,
         refund_id=refund_id,
+        amount_refunded=row.amount_refunded + amount,
     )
-    await events.flush(session)
-    return updated

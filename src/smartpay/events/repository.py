@@ -59,3 +59,17 @@ async def after(
         query = query.where(_type_clause(types))
     query = query.order_by(events.c.id).limit(limit)
     return list((await session.execute(query)).all())
+
+
+async def about_objects(
+    session: Session, merchant_id: str, object_ids: list[str]
+) -> list[sa.Row[Any]]:
+    """The merchant's events whose subject is one of these objects, oldest first."""
+    if not object_ids:
+        return []
+    query = (
+        sa.select(events)
+        .where(events.c.merchant_id == merchant_id, events.c.object_id.in_(object_ids))
+        .order_by(events.c.id)
+    )
+    return list((await session.execute(query)).all())

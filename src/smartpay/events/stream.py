@@ -32,6 +32,14 @@ commit. On SQLite writers are serialised (``BEGIN IMMEDIATE``), so commit order 
 order. On PostgreSQL two transactions may commit out of id order; the stream therefore
 only sends events whose id is older than ``Settings.stream_commit_lag_seconds``, so a
 cursor never moves past an event still being committed.
+
+Other sockets on the same stream
+--------------------------------
+The dashboard's live feed streams the same way behind its own login. What differs is
+only who may listen and how that is checked again while the socket is open, so
+:func:`serve` takes an ``admit`` callable that returns a :class:`Subscription` (the
+merchant, the parsed request and a ``recheck`` callable) or raises :class:`Refused`;
+everything else (cursor, horizon, polling, close codes) is shared.
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ import contextlib
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Final
@@ -69,9 +78,10 @@ POLL_SECONDS: Final = 0.2
 BATCH_SIZE: Final = 100
 # How long a client without an Authorization header has to send its key.
 AUTH_TIMEOUT_SECONDS: Final = 10.0
-# An open socket re-checks its key this often, so a revoked key stops streaming (the key
-# cache adds up to ``merchants.service.KEY_CACHE_SECONDS``).
-KEY_RECHECK_SECONDS: Final = 60.0
+# An open socket re-checks its credentials (an API key, a dashboard session) this often, so
+# a revoked key or an ended session stops streaming (the key cache adds up to
+# ``merchants.service.KEY_CACHE_SECONDS``).
+RECHECK_SECONDS: Final = 60.0
 # Same bound as ``GET /v1/events?types[]=…``.
 MAX_TYPES: Final = 20
 MAX_AUTH_MESSAGE_BYTES: Final = 1_000
@@ -88,7 +98,9 @@ class CloseCode(IntEnum):
     FORBIDDEN = 4403  # a publishable key: the stream needs a secret key
 
 
-class _Refused(Exception):
+class Refused(Exception):
+    """Ends a stream (before or while streaming) with a close code and reason."""
+
     def __init__(self, code: CloseCode, reason: str) -> None:
         super().__init__(reason)
         self.code = code
@@ -97,22 +109,41 @@ class _Refused(Exception):
 
 
 @dataclass(slots=True)
-class _Request:
+class StreamRequest:
     since: str | None
     types: list[str]
 
 
-def _parse(query: QueryParams) -> _Request:
+def parse_request(query: QueryParams) -> StreamRequest:
+    """``since`` and ``types`` from the query string; :class:`Refused` if malformed."""
     since = query.get("since") or None
     if since is not None and not _EVENT_ID.fullmatch(since):
-        raise _Refused(CloseCode.BAD_REQUEST, "since must be an event id (evt_…).")
+        raise Refused(CloseCode.BAD_REQUEST, "since must be an event id (evt_…).")
     types = [t.strip() for value in query.getlist("types") for t in value.split(",") if t.strip()]
     if len(types) > MAX_TYPES:
-        raise _Refused(CloseCode.BAD_REQUEST, f"types accepts at most {MAX_TYPES} entries.")
+        raise Refused(CloseCode.BAD_REQUEST, f"types accepts at most {MAX_TYPES} entries.")
     for event_type in types:
         if len(event_type) > _MAX_TYPE_LENGTH or not _EVENT_TYPE.fullmatch(event_type):
-            raise _Refused(CloseCode.BAD_REQUEST, f"Invalid event type {event_type[:40]!r}.")
-    return _Request(since=since, types=types)
+            raise Refused(CloseCode.BAD_REQUEST, f"Invalid event type {event_type[:40]!r}.")
+    return StreamRequest(since=since, types=types)
+
+
+# Called every RECHECK_SECONDS while a socket is open; raises Refused when the listener
+# may no longer stream (a revoked key, an ended dashboard session).
+Recheck = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """Who listens to which events, and how to check that they still may."""
+
+    merchant_id: str
+    request: StreamRequest
+    recheck: Recheck
+
+
+# Decides, from the opened socket, whether and to what it may listen; raises Refused.
+Admit = Callable[[WebSocket], Awaitable[Subscription]]
 
 
 async def _receive_key(websocket: WebSocket) -> str:
@@ -149,9 +180,9 @@ async def _authenticate(websocket: WebSocket, key: str) -> MerchantContext:
     try:
         return await authenticate_key(websocket, key, allow_publishable=False)
     except AuthenticationFailed as exc:
-        raise _Refused(CloseCode.UNAUTHORIZED, exc.message) from None
+        raise Refused(CloseCode.UNAUTHORIZED, exc.message) from None
     except PermissionDenied as exc:
-        raise _Refused(CloseCode.FORBIDDEN, exc.message) from None
+        raise Refused(CloseCode.FORBIDDEN, exc.message) from None
 
 
 class _Stream:
@@ -161,18 +192,16 @@ class _Stream:
         self,
         websocket: WebSocket,
         database: Database,
-        merchant: MerchantContext,
-        key: str,
-        request: _Request,
+        subscription: Subscription,
         lag_seconds: float,
     ) -> None:
         self.websocket = websocket
         self.database = database
-        self.merchant = merchant
-        self.key = key
-        self.types = request.types
+        self.merchant_id = subscription.merchant_id
+        self.types = subscription.request.types
+        self.recheck = subscription.recheck
         self.lag_seconds = lag_seconds
-        self.cursor = request.since or self.horizon()
+        self.cursor = subscription.request.since or self.horizon()
 
     def horizon(self) -> str:
         """The newest id this socket may send now (see the module docstring)."""
@@ -182,12 +211,7 @@ class _Stream:
         while True:
             async with self.database.transaction() as session:
                 rows = await service.after(
-                    session,
-                    self.merchant.merchant_id,
-                    self.cursor,
-                    self.horizon(),
-                    self.types,
-                    BATCH_SIZE,
+                    session, self.merchant_id, self.cursor, self.horizon(), self.types, BATCH_SIZE
                 )
             for row in rows:
                 await _send(self.websocket, render_event(row))
@@ -198,7 +222,7 @@ class _Stream:
     async def run(self) -> None:
         await _send(self.websocket, {"object": "stream.ready", "cursor": self.cursor})
         receiver = asyncio.ensure_future(self.websocket.receive())
-        recheck_at = time.monotonic() + KEY_RECHECK_SECONDS
+        recheck_at = time.monotonic() + RECHECK_SECONDS
         try:
             while True:
                 await self.send_new_events()
@@ -208,8 +232,8 @@ class _Stream:
                         return
                     receiver = asyncio.ensure_future(self.websocket.receive())
                 if time.monotonic() >= recheck_at:
-                    await _authenticate(self.websocket, self.key)
-                    recheck_at = time.monotonic() + KEY_RECHECK_SECONDS
+                    await self.recheck()
+                    recheck_at = time.monotonic() + RECHECK_SECONDS
         finally:
             receiver.cancel()
             with contextlib.suppress(BaseException):
@@ -220,27 +244,43 @@ async def _send(websocket: WebSocket, frame: dict[str, Any]) -> None:
     await websocket.send_text(json_bytes(frame).decode())
 
 
-@router.websocket("/v1/stream")
-async def stream(websocket: WebSocket) -> None:
+async def serve(websocket: WebSocket, admit: Admit, *, name: str = "event stream") -> None:
+    """Accept the socket, admit the listener, then stream its events until it leaves or
+    is refused. Refusals close with their code; a failure is logged (as ``name``) and
+    closes with 1011, so the client reconnects with ``since``."""
     await websocket.accept()
     app_state = websocket.app.state
     database: Database = app_state.database
     lag = 0.0 if database.is_sqlite else float(app_state.settings.stream_commit_lag_seconds)
     try:
-        request = _parse(websocket.query_params)
-        try:
-            key = await _receive_key(websocket)
-        except AuthenticationFailed as exc:
-            raise _Refused(CloseCode.UNAUTHORIZED, exc.message) from None
-        merchant = await _authenticate(websocket, key)
-        await _Stream(websocket, database, merchant, key, request, lag).run()
-    except _Refused as exc:
+        subscription = await admit(websocket)
+        await _Stream(websocket, database, subscription, lag).run()
+    except Refused as exc:
         await _close(websocket, exc.code, exc.reason)
     except WebSocketDisconnect:
         return
     except Exception:
-        logger.exception("event stream failed")
+        logger.exception("%s failed", name)
         await _close(websocket, CloseCode.SERVER_ERROR, "Internal error: reconnect with since.")
+
+
+async def _admit_by_key(websocket: WebSocket) -> Subscription:
+    request = parse_request(websocket.query_params)
+    try:
+        key = await _receive_key(websocket)
+    except AuthenticationFailed as exc:
+        raise Refused(CloseCode.UNAUTHORIZED, exc.message) from None
+    merchant = await _authenticate(websocket, key)
+
+    async def recheck() -> None:
+        await _authenticate(websocket, key)
+
+    return Subscription(merchant.merchant_id, request, recheck)
+
+
+@router.websocket("/v1/stream")
+async def stream(websocket: WebSocket) -> None:
+    await serve(websocket, _admit_by_key)
 
 
 async def _close(websocket: WebSocket, code: int, reason: str) -> None:

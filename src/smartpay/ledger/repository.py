@@ -328,3 +328,41 @@ async def settlement_mismatches(session: Session) -> list[sa.Row[Any]]:
         .order_by(journal_entries.c.id)
     )
     return list((await session.execute(query)).all())
+
+
+# --- one payment's entries (read-only, for the dashboard's timeline) ---------------------
+
+
+async def entries_for_references(
+    session: Session, merchant_id: str, reference_ids: Sequence[str]
+) -> list[sa.Row[Any]]:
+    """The merchant's entries about these charges, refunds or transfers, oldest first."""
+    if not reference_ids:
+        return []
+    query = (
+        sa.select(journal_entries)
+        .where(
+            journal_entries.c.merchant_id == merchant_id,
+            journal_entries.c.reference_id.in_(list(reference_ids)),
+        )
+        .order_by(journal_entries.c.id)
+    )
+    return list((await session.execute(query)).all())
+
+
+async def lines_of_entries(session: Session, entry_ids: Sequence[str]) -> list[sa.Row[Any]]:
+    """(entry_id, code, debit, credit) for each line of these entries, in line order."""
+    if not entry_ids:
+        return []
+    query = (
+        sa.select(
+            journal_lines.c.entry_id,
+            ledger_accounts.c.code,
+            journal_lines.c.debit,
+            journal_lines.c.credit,
+        )
+        .join(ledger_accounts, ledger_accounts.c.id == journal_lines.c.account_id)
+        .where(journal_lines.c.entry_id.in_(list(entry_ids)))
+        .order_by(journal_lines.c.id)
+    )
+    return list((await session.execute(query)).all())

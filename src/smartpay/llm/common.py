@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import Any, Protocol, TypeVar
 
 import jsonschema_rs
+from opentelemetry import trace
 
 from smartpay.llm.base import (
     JsonSchema,
@@ -31,6 +32,7 @@ from smartpay.llm.base import (
     Price,
     Usage,
 )
+from smartpay.ops.metrics import LLM_CALL_SECONDS
 
 T = TypeVar("T")
 
@@ -39,6 +41,10 @@ T = TypeVar("T")
 # the base id costs.
 _DATED_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8}|\d{3}|latest)$")
 _FENCE = re.compile(r"^```[A-Za-z]*\s*|\s*```$")
+
+# No-op until tracing is configured (ops/tracing.py installs the provider); the span
+# carries the provider's name only, never the prompt.
+_tracer = trace.get_tracer("smartpay.llm")
 
 
 class HeaderLookup(Protocol):
@@ -63,11 +69,20 @@ def cost_of(price: Price | None, usage: Usage | None) -> float | None:
 async def within_deadline(seconds: float, provider: str, call: Callable[[], Awaitable[T]]) -> T:
     """Awaits ``call()`` for at most ``seconds`` (the whole call, whatever the SDK's own
     per-phase timeouts do); ``LlmTimeout`` after that."""
+    started = time.perf_counter()
+    outcome = "error"
     try:
-        async with asyncio.timeout(seconds):
-            return await call()
+        with _tracer.start_as_current_span(f"llm.call {provider}") as span:
+            span.set_attribute("smartpay.llm.provider", provider)
+            async with asyncio.timeout(seconds):
+                answer = await call()
+        outcome = "ok"
+        return answer
     except TimeoutError:
+        outcome = "timeout"
         raise LlmTimeout(f"{provider}: no answer within {seconds:g} s") from None
+    finally:
+        LLM_CALL_SECONDS.labels(provider, outcome).observe(time.perf_counter() - started)
 
 
 def json_instruction(request: LlmRequest) -> str:

@@ -23,6 +23,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
+    Counter,
     Histogram,
     generate_latest,
 )
@@ -48,6 +49,22 @@ HTTP_REQUEST_SECONDS = Histogram(
     ["method", "route", "status"],
     buckets=LATENCY_BUCKETS,
 )
+
+
+# LLM calls take from a fraction of a second (a local model) to the adapter's deadline.
+LLM_LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 30.0)
+LLM_CALL_SECONDS = Histogram(
+    "smartpay_llm_call_duration_seconds",
+    "Time of one LLM call (chat bot and AI voters), by provider and outcome (ok, timeout, error).",
+    ["provider", "outcome"],
+    buckets=LLM_LATENCY_BUCKETS,
+)
+BREAKER_TRANSITIONS = Counter(
+    "smartpay_routing_breaker_transitions",
+    "Circuit breaker changes this process decided, by processor and new state.",
+    ["processor", "state"],
+)
+BREAKER_STATES = ("closed", "open", "half_open")
 
 
 def prepare_multiprocess_dir(path: Path) -> None:
@@ -125,6 +142,9 @@ async def _system_snapshot(database: Database, now: int) -> _Snapshot:
             session, now - APPROVAL_WINDOW_SECONDS
         )
         open_attempts = await repository.open_attempts(session)
+        breakers = await repository.breaker_states(session)
+        risk = await repository.risk_decisions(session, now - APPROVAL_WINDOW_SECONDS)
+        routed = await repository.attempts_by_processor(session, now - APPROVAL_WINDOW_SECONDS)
         unfanned = await repository.events_not_fanned_out(session)
         backlog, oldest_due = await repository.webhook_backlog(session, now)
         inbound = await repository.inbound_pending(session)
@@ -154,6 +174,30 @@ async def _system_snapshot(database: Database, now: int) -> _Snapshot:
         "approved, by processor.",
         ["processor"],
         (([processor], ok / total) for processor, (ok, total) in decided.items() if total),
+    )
+    snapshot.labelled(
+        "smartpay_risk_decisions",
+        f"PaymentIntents of the last {APPROVAL_WINDOW_SECONDS} s the risk engine assessed, "
+        "by decision (allow, review, block).",
+        ["decision"],
+        (([decision], count) for decision, count in risk),
+    )
+    snapshot.labelled(
+        "smartpay_routing_attempts",
+        f"Authorization attempts of the last {APPROVAL_WINDOW_SECONDS} s by processor: "
+        "where routing sent payments, cascades included.",
+        ["processor"],
+        (([processor], count) for processor, count in routed),
+    )
+    snapshot.labelled(
+        "smartpay_routing_breaker_state",
+        "Circuit breaker state per processor: 1 for the state it is in, 0 for the others.",
+        ["processor", "state"],
+        (
+            ([processor, state], 1.0 if state == current else 0.0)
+            for processor, current in breakers
+            for state in BREAKER_STATES
+        ),
     )
     snapshot.gauge(
         "smartpay_payment_attempts_open",

@@ -19,6 +19,7 @@ from smartpay.payments.models import (
     payment_attempts,
     payment_intents,
 )
+from smartpay.routing.models import routing_breakers
 from smartpay.webhooks.models import DeliveryStatus, webhook_deliveries
 
 
@@ -58,6 +59,40 @@ async def charge_outcomes_by_merchant(
         .group_by(charges.c.merchant_id)
     )
     return [(m, int(f), int(d)) for m, f, d in (await session.execute(query)).all()]
+
+
+async def risk_decisions(session: Session, since: int) -> list[sa.Row[Any]]:
+    """(decision, count) of the payment intents the risk engine assessed since ``since``."""
+    decision = payment_intents.c.risk["decision"].as_string()
+    # A subquery, so both databases group by the extracted value, and a JSON null (an
+    # intent never assessed) is left out by the NOT NULL on the extracted value.
+    assessed = (
+        sa.select(decision.label("decision"))
+        .where(payment_intents.c.created >= since, decision.is_not(None))
+        .subquery("assessed")
+    )
+    query = sa.select(assessed.c.decision, sa.func.count()).group_by(assessed.c.decision)
+    return list(await session.execute(query))
+
+
+async def breaker_states(session: Session) -> list[sa.Row[Any]]:
+    """(processor, state) of every circuit breaker that has seen a call."""
+    query = sa.select(routing_breakers.c.processor, routing_breakers.c.state)
+    return list(await session.execute(query))
+
+
+async def attempts_by_processor(session: Session, since: float) -> list[sa.Row[Any]]:
+    """(processor, count) of authorization attempts started since ``since``: where
+    routing sent payments, cascades included."""
+    query = (
+        sa.select(payment_attempts.c.processor, sa.func.count())
+        .where(
+            payment_attempts.c.operation == "authorize",
+            payment_attempts.c.started_at >= since,
+        )
+        .group_by(payment_attempts.c.processor)
+    )
+    return list(await session.execute(query))
 
 
 async def open_attempts(session: Session) -> int:

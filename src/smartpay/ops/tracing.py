@@ -1,9 +1,11 @@
 """OpenTelemetry tracing, off unless an exporter is configured (``SMARTPAY_OTEL_EXPORTER``).
 
 Spans: every HTTP request (FastAPI), every database statement (SQLAlchemy: the SQL text
-with its placeholders, never the parameters, so no card data) and every outgoing call
-made with httpx (webhook deliveries). Processor calls and the LLM SDKs (built on httpx2)
-have no spans of their own yet.
+with its placeholders, never the parameters, so no card data), every outgoing call made
+with httpx (webhook deliveries), every processor call (``processor.<operation>
+<processor>``, opened by the payment flows) and every LLM call (``llm.call <provider>``,
+opened by the LLM client: the SDKs are built on httpx2, which the httpx instrumentation
+does not see). Processor and LLM spans carry names only, never the request.
 
 The OpenTelemetry SDK and instrumentations are the ``otel`` extra; without them, and by
 default, the SDK is not imported (the API package comes with FastAPI).

@@ -21,11 +21,15 @@ import asyncio
 import dataclasses
 import logging
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi.responses import Response
+from opentelemetry import trace
 
+from smartpay.ach import service as ach
+from smartpay.ach.models import ACH_PROCESSOR
 from smartpay.cards.schemas import card_summary
 from smartpay.cards.service import cvc_key
 from smartpay.config import Settings
@@ -78,11 +82,15 @@ from smartpay.payments.schemas import (
     render_refund,
 )
 from smartpay.payments.service import (
+    check_confirmable,
     check_transition,
     get_intent,
+    new_charge_values,
     new_intent_values,
     resolve_payment_method,
 )
+from smartpay.risk import payment_path as risk_path
+from smartpay.risk.service import RiskService, ensure_not_held, stripe_outcome_fields
 from smartpay.routing.bandit import (
     Observation,
     OutcomeKind,
@@ -94,7 +102,14 @@ from smartpay.routing.service import Decision, RoutingService
 from smartpay.vault.cvc import CvcStore
 from smartpay.vault.service import Vault
 
+if TYPE_CHECKING:
+    from smartpay.decisions.service import Ballot, DecisionService
+    from smartpay.decisions.voters import DecisionRequest
+
 logger = logging.getLogger("smartpay.payments")
+# No-op until tracing is configured (ops/tracing.py installs the provider).
+_tracer = trace.get_tracer("smartpay.payments")
+T = TypeVar("T")
 
 OPEN_ATTEMPT = {AttemptStatus.PENDING.value, AttemptStatus.UNKNOWN.value}
 # A pending attempt older than the processor timeout plus this margin belongs to a
@@ -114,6 +129,8 @@ class _Authorization:
     request: AuthorizeRequest
     decision: Decision | None = None
     segment: str = ""
+    # A grey-zone payment the LLM voters are to advise on once phase one has committed.
+    advice: DecisionRequest | None = None
 
 
 class PaymentFlows:
@@ -126,15 +143,21 @@ class PaymentFlows:
         cvc_store: CvcStore,
         connectors: ConnectorRegistry,
         routing: RoutingService | None = None,
+        risk: RiskService | None = None,
+        decisions: DecisionService | None = None,
     ) -> None:
         """Without ``routing`` processors are tried in SMARTPAY_PROCESSORS order and only
-        a processor that certainly did nothing is failed over (the pre-routing behaviour)."""
+        a processor that certainly did nothing is failed over (the pre-routing behaviour).
+        Without ``risk`` (SMARTPAY_RISK_ENABLED=false) confirmations are not scored;
+        without ``decisions`` the risk engine's fast path decides grey-zone scores too."""
         self.database = database
         self.settings = settings
         self.vault = vault
         self.cvc_store = cvc_store
         self.connectors = connectors
         self.routing = routing
+        self.risk = risk
+        self.decisions = decisions
 
     # ----------------------------------------------------------------- confirm
 
@@ -143,7 +166,7 @@ class PaymentFlows:
     ) -> Response:
         merchant_id = ctx.merchant.merchant_id
 
-        async def phase_one() -> Response | _Authorization:
+        async def phase_one(ballot: Ballot | None = None) -> Response | _Authorization:
             async with self.database.transaction() as session:
                 replay = await ctx.claim(session)
                 if replay is not None:
@@ -159,8 +182,8 @@ class PaymentFlows:
                     await events.flush(session)
                     return await ctx.complete(session, 200, render_payment_intent(intent))
                 confirm = PaymentIntentConfirm(return_url=params.return_url)
-                return await self._begin_authorization(
-                    session, ctx, intent, confirm, events, method=method
+                return await self._begin_confirmation(
+                    session, ctx, intent, confirm, events, method=method, ballot=ballot
                 )
 
         return await self._run_confirmation(ctx, phase_one)
@@ -170,14 +193,16 @@ class PaymentFlows:
     ) -> Response:
         merchant_id = ctx.merchant.merchant_id
 
-        async def phase_one() -> Response | _Authorization:
+        async def phase_one(ballot: Ballot | None = None) -> Response | _Authorization:
             async with self.database.transaction() as session:
                 claimed = await self._claim_and_lock(session, ctx, intent_id)
                 if isinstance(claimed, Response):
                     return claimed
                 intent = claimed
                 events = EventBatch(merchant_id, ctx.idempotency_key)
-                return await self._begin_authorization(session, ctx, intent, params, events)
+                return await self._begin_confirmation(
+                    session, ctx, intent, params, events, ballot=ballot
+                )
 
         return await self._run_confirmation(ctx, phase_one)
 
@@ -193,12 +218,50 @@ class PaymentFlows:
 
     async def _run_confirmation(self, ctx: WriteContext, phase_one: Any) -> Response:
         async def attempt() -> Response:
-            started = await phase_one()
+            try:
+                started = await phase_one()
+            except risk_path.BallotNeeded as needed:
+                # Phase one rolled back: the LLM voters answer with no transaction open.
+                assert self.decisions is not None
+                ballot = await self.decisions.vote_payment(needed.request)
+                started = await phase_one(ballot=ballot)
             if isinstance(started, Response):
                 return started
+            if started.advice is not None and self.decisions is not None:
+                self.decisions.advise_later(started.advice)
             return await self._authorize(ctx, started)
 
         return await ctx.retrying_conflicts(attempt)
+
+    async def _begin_confirmation(
+        self,
+        session: Session,
+        ctx: WriteContext,
+        intent: Any,
+        params: PaymentIntentConfirm,
+        events: EventBatch,
+        *,
+        method: Any = None,
+        ballot: Ballot | None = None,
+    ) -> _Authorization | Response:
+        """Phase one of a confirmation: a us_bank_account payment method goes to the ACH
+        service (an ACH debit, the intent ``processing`` until it settles); a card goes on
+        to authorization with the payment method row the ACH service read, if any."""
+        bank_payment = await ach.confirm_payment_intent(
+            session,
+            ctx,
+            intent,
+            params,
+            events,
+            method=method,
+            settings=self.settings,
+            vault=self.vault,
+        )
+        if isinstance(bank_payment, Response):
+            return bank_payment
+        return await self._begin_authorization(
+            session, ctx, intent, params, events, method=bank_payment, ballot=ballot
+        )
 
     async def _begin_authorization(
         self,
@@ -209,20 +272,13 @@ class PaymentFlows:
         events: EventBatch,
         *,
         method: Any = None,
+        ballot: Ballot | None = None,
     ) -> _Authorization | Response:
         """Phase one of a confirmation. ``method`` is the payment method's row when the
-        caller already read it."""
+        caller already read it; ``ballot``, the LLM votes collected after a
+        ``BallotNeeded``."""
         merchant_id = ctx.merchant.merchant_id
-        if intent.status not in (
-            IntentStatus.REQUIRES_PAYMENT_METHOD,
-            IntentStatus.REQUIRES_CONFIRMATION,
-        ):
-            raise InvalidState(
-                f"You cannot confirm this PaymentIntent because it has a status of "
-                f"{intent.status}. Confirm a PaymentIntent whose status is "
-                "requires_payment_method or requires_confirmation.",
-                extra={"payment_intent": render_payment_intent(intent)},
-            )
+        check_confirmable(intent)
         payment_method_id = params.payment_method or intent.payment_method_id
         if payment_method_id is None:
             raise MissingParameter(
@@ -240,6 +296,52 @@ class PaymentFlows:
         charge_id = new_id("ch")
         started = time.time()
         capture = capture_method != CaptureMethod.MANUAL
+        # Risk (issue 4): scored before routing; a block never reaches a processor, a
+        # review is authorized without capture and held until a reviewer approves.
+        verdict = None
+        advice = None
+        if self.risk is not None:
+            verdict = await risk_path.assess_confirmation(
+                self.risk,
+                session,
+                merchant_id,
+                intent,
+                method,
+                card,
+                receipt_email=params.receipt_email,
+                timestamp=started,
+            )
+            consensus = (
+                risk_path.consensus_request(
+                    self.decisions,
+                    merchant_id,
+                    intent,
+                    method,
+                    charge_id,
+                    verdict,
+                    warmup_days=self.settings.risk_warmup_days,
+                )
+                if self.decisions is not None
+                else None
+            )
+            if consensus is not None:
+                assert self.decisions is not None
+                try:
+                    verdict = await risk_path.consult_consensus(
+                        self.decisions, session, consensus, verdict, ballot
+                    )
+                except risk_path.BallotNeeded:
+                    card.wipe()
+                    raise
+                if self.decisions.payment_advised_by_llms():
+                    advice = consensus
+            if verdict.blocked:
+                card.wipe()
+                return await risk_path.decline_blocked(
+                    session, ctx, intent, method, verdict, events, capture_method=capture_method
+                )
+            if verdict.held:
+                capture = False
         processors = self.connectors.names
         decision: Decision | None = None
         context: PaymentContext | None = None
@@ -263,30 +365,14 @@ class PaymentFlows:
                 **decision.as_details(),
                 "attempts": [{"attempt": attempt_id, "processor": processors[0]}],
             }
-        charge = {
-            "id": charge_id,
-            "merchant_id": merchant_id,
-            "payment_intent_id": intent.id,
-            "payment_method_id": method.id,
-            "customer_id": intent.customer_id,
-            "amount": intent.amount,
-            "amount_captured": 0,
-            "amount_refunded": 0,
-            "currency": intent.currency,
-            "status": ChargeStatus.PENDING.value,
-            "captured": False,
-            "failure_code": None,
-            "failure_message": None,
-            "outcome": None,
-            "card": card_summary(method),
-            "processor": processors[0],
-            "processor_reference": None,
-            "fee": 0,
-            "balance_transaction_id": None,
-            "description": intent.description,
-            "metadata": intent.metadata or {},
-            "created": int(started),
-        }
+        charge = new_charge_values(
+            charge_id=charge_id,
+            intent=intent,
+            method=method,
+            payment_method_details=card_summary(method),
+            processor=processors[0],
+            created=int(started),
+        )
         attempt = {
             "id": attempt_id,
             "merchant_id": merchant_id,
@@ -320,6 +406,16 @@ class PaymentFlows:
             "return_url": params.return_url or intent.return_url,
             "routing": routing_details,
         }
+        if verdict is not None:
+            intent_changes["risk"] = verdict.assessment.as_details()
+            if verdict.held:
+                intent_changes["review_id"] = await risk_path.hold_for_review(
+                    session,
+                    merchant_id,
+                    intent,
+                    verdict,
+                    capture=capture_method != CaptureMethod.MANUAL,
+                )
         await repository.update_intent(session, intent.id, **intent_changes)
         await ctx.attach(session, intent.id)
         await events.flush(session)
@@ -340,6 +436,7 @@ class PaymentFlows:
             ),
             decision=decision,
             segment=context.segment if context is not None else "",
+            advice=advice,
         )
 
     async def _authorize(self, ctx: WriteContext, auth: _Authorization) -> Response:
@@ -361,9 +458,8 @@ class PaymentFlows:
                 connector = self.connectors.get(processor)
                 called = time.monotonic()
                 try:
-                    result = await asyncio.wait_for(
-                        connector.authorize(request),
-                        timeout=self.settings.processor_timeout_seconds,
+                    result = await self._call_processor(
+                        processor, "authorize", connector.authorize(request)
                     )
                 except ProcessorUnavailable as exc:
                     logger.warning(
@@ -416,6 +512,15 @@ class PaymentFlows:
                     return await ctx.complete(session, status, body)
         finally:
             request.card.wipe()
+
+    async def _call_processor(self, processor: str, operation: str, call: Awaitable[T]) -> T:
+        """Every processor call: under SMARTPAY_PROCESSOR_TIMEOUT_SECONDS, in a span of
+        its own when tracing is on (the processor's name and the operation; never the
+        request, which holds the card)."""
+        with _tracer.start_as_current_span(f"processor.{operation} {processor}") as span:
+            span.set_attribute("smartpay.processor", processor)
+            span.set_attribute("smartpay.processor.operation", operation)
+            return await asyncio.wait_for(call, timeout=self.settings.processor_timeout_seconds)
 
     def _retryable(self, result: AuthorizeResult) -> bool:
         if self.routing is None:
@@ -590,7 +695,7 @@ class PaymentFlows:
             charge_values: dict[str, Any] = {
                 "status": ChargeStatus.SUCCEEDED.value,
                 "processor_reference": result.processor_reference,
-                "outcome": _charge_outcome("authorized", None),
+                "outcome": _charge_outcome("authorized", None, getattr(intent, "risk", None)),
             }
             if attempt.capture:
                 txn_id = await ledger.record_capture(
@@ -687,7 +792,9 @@ class PaymentFlows:
             "failure_code": code,
             "failure_message": message,
             "processor_reference": result.processor_reference,
-            "outcome": _charge_outcome("issuer_declined", result.decline_code),
+            "outcome": _charge_outcome(
+                "issuer_declined", result.decline_code, getattr(intent, "risk", None)
+            ),
         }
         declined_intent = {
             "status": IntentStatus.REQUIRES_PAYMENT_METHOD.value,
@@ -766,6 +873,7 @@ class PaymentFlows:
                     )
                 if await repository.has_open_attempt(session, intent.id, "capture"):
                     raise InvalidState("A capture of this PaymentIntent is already in progress.")
+                await ensure_not_held(session, intent)
                 amount = params.amount_to_capture
                 if amount is None:
                     amount = intent.amount_capturable
@@ -807,9 +915,10 @@ class PaymentFlows:
                 processor = authorization.processor
             connector = self.connectors.get(processor)
             try:
-                result = await asyncio.wait_for(
+                result = await self._call_processor(
+                    processor,
+                    "capture",
                     connector.capture(reference, amount, f"{authorization.id}:capture"),
-                    timeout=self.settings.processor_timeout_seconds,
                 )
             except (OutcomeUnknown, TimeoutError):
                 await self._mark_unknown(capture_id)
@@ -925,9 +1034,10 @@ class PaymentFlows:
             # A void is safe to repeat: its key is derived from the authorization. If the
             # processor fails or does not answer, the hold stays and a retry voids again.
             try:
-                await asyncio.wait_for(
+                await self._call_processor(
+                    authorization.processor,
+                    "void",
                     connector.void(authorization.processor_reference, f"{authorization.id}:void"),
-                    timeout=self.settings.processor_timeout_seconds,
                 )
             except (ProcessorUnavailable, OutcomeUnknown, TimeoutError):
                 await ctx.release()
@@ -1031,9 +1141,8 @@ class PaymentFlows:
                 processor, reference = charge.processor, charge.processor_reference
             connector = self.connectors.get(processor)
             try:
-                result = await asyncio.wait_for(
-                    connector.refund(reference, amount, refund_id),
-                    timeout=self.settings.processor_timeout_seconds,
+                result = await self._call_processor(
+                    processor, "refund", connector.refund(reference, amount, refund_id)
                 )
             except (OutcomeUnknown, TimeoutError):
                 await self._mark_unknown(refund_id)
@@ -1082,6 +1191,13 @@ class PaymentFlows:
             raise InvalidState(
                 "This charge has not been captured, so it cannot be refunded. Cancel the "
                 "PaymentIntent to release the authorization instead.",
+                param="charge",
+                code="charge_not_refundable",
+            )
+        if charge.processor == ACH_PROCESSOR:
+            raise InvalidRequest(
+                "Refunds of ACH Direct Debit payments are not supported yet: send the money "
+                "back with POST /v1/payouts to the customer's us_bank_account.",
                 param="charge",
                 code="charge_not_refundable",
             )
@@ -1260,12 +1376,14 @@ def _failure_code(result: OperationResult | ProcessorRecord) -> str:
     return result.error_code or "processor_declined"
 
 
-def _charge_outcome(kind: str, decline_code: str | None) -> dict[str, Any]:
+def _charge_outcome(
+    kind: str, decline_code: str | None, risk: dict[str, Any] | None = None
+) -> dict[str, Any]:
     approved = kind == "authorized"
     return {
         "network_status": "approved_by_network" if approved else "declined_by_network",
         "reason": decline_code,
-        "risk_level": "normal",
+        **stripe_outcome_fields(risk),
         "seller_message": "Payment complete." if approved else "The bank declined the payment.",
         "type": kind,
     }

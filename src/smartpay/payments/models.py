@@ -101,6 +101,12 @@ payment_intents = sa.Table(
     # SmartPay extension: why the latest confirmation's processors were chosen
     # (routing.service.Decision.as_details plus each attempt's processor and outcome).
     sa.Column("routing", sa.JSON, nullable=True),
+    # SmartPay extension: the latest confirmation's risk assessment (risk.service.Assessment
+    # rendered: score, decision, reasons, model version) and its open or closed review.
+    sa.Column("risk", sa.JSON, nullable=True),
+    sa.Column("review_id", sa.String(40), nullable=True),
+    # Stripe's payment_method_types as given at creation; NULL means ["card"].
+    sa.Column("payment_method_types", sa.JSON, nullable=True),
 )
 
 charges = sa.Table(

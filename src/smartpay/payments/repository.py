@@ -235,3 +235,33 @@ async def page_refunds(
         where.append(refunds.c.payment_intent_id == payment_intent)
     where.extend(created_clauses(refunds.c.created, created))
     return await fetch_page(session, refunds, params, where)
+
+
+# --- a payment's history (read-only, for the dashboard's timeline) ----------------------
+
+
+async def attempts_of_intent(
+    session: Session, merchant_id: str, intent_id: str
+) -> list[sa.Row[Any]]:
+    """Every processor call of one intent (authorizations, captures, voids, refunds),
+    in the order they started."""
+    query = (
+        sa.select(payment_attempts)
+        .where(
+            payment_attempts.c.merchant_id == merchant_id,
+            payment_attempts.c.payment_intent_id == intent_id,
+        )
+        .order_by(payment_attempts.c.started_at, payment_attempts.c.id)
+    )
+    return list((await session.execute(query)).all())
+
+
+async def refunds_of_intent(
+    session: Session, merchant_id: str, intent_id: str
+) -> list[sa.Row[Any]]:
+    query = (
+        sa.select(refunds)
+        .where(refunds.c.merchant_id == merchant_id, refunds.c.payment_intent_id == intent_id)
+        .order_by(refunds.c.id)
+    )
+    return list((await session.execute(query)).all())

@@ -4,6 +4,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from smartpay.ach.models import ACH_PROCESSOR
 from smartpay.kit.pagination import CreatedFilter, ListParams, UnixTime
 from smartpay.kit.params import Email, MetadataMixin, StripeParams
 
@@ -27,7 +28,8 @@ class PaymentIntentCreate(StripeParams, MetadataMixin):
     description: str | None = Field(default=None, max_length=1000)
     receipt_email: Email | None = None
     statement_descriptor: str | None = Field(default=None, max_length=22)
-    payment_method_types: list[Literal["card"]] | None = None
+    # us_bank_account: confirmed into an ACH debit by the ACH service (ach.payment_intents).
+    payment_method_types: list[Literal["card", "us_bank_account"]] | None = None
     automatic_payment_methods: AutomaticPaymentMethods | None = None
     return_url: str | None = Field(default=None, max_length=2000)
 
@@ -108,12 +110,15 @@ def render_payment_intent(row: Any) -> dict[str, Any]:
         "metadata": row.metadata or {},
         "next_action": row.next_action,
         "payment_method": row.payment_method_id,
-        "payment_method_types": ["card"],
+        "payment_method_types": getattr(row, "payment_method_types", None) or ["card"],
         "receipt_email": row.receipt_email,
         "statement_descriptor": row.statement_descriptor,
         "status": row.status,
         # SmartPay extension: why each processor was tried (rule, split, scores, breakers).
         "routing": getattr(row, "routing", None),
+        # Stripe's review id, and SmartPay's risk object (score, decision, reasons, model).
+        "review": getattr(row, "review_id", None),
+        "risk": getattr(row, "risk", None),
     }
 
 
@@ -139,7 +144,11 @@ def render_charge(row: Any) -> dict[str, Any]:
         "paid": row.status == "succeeded",
         "payment_intent": row.payment_intent_id,
         "payment_method": row.payment_method_id,
-        "payment_method_details": {"type": "card", "card": row.card},
+        "payment_method_details": (
+            {"type": "us_bank_account", "us_bank_account": row.card}
+            if row.processor == ACH_PROCESSOR
+            else {"type": "card", "card": row.card}
+        ),
         "refunded": row.amount_captured > 0 and row.amount_refunded >= row.amount_captured,
         "status": row.status,
     }

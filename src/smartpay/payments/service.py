@@ -16,7 +16,12 @@ from smartpay.kit.money import check_amount, normalize_currency
 from smartpay.kit.pagination import Page
 from smartpay.kit.params import merge_metadata
 from smartpay.payments import repository
-from smartpay.payments.models import INTENT_TRANSITIONS, CaptureMethod, IntentStatus
+from smartpay.payments.models import (
+    INTENT_TRANSITIONS,
+    CaptureMethod,
+    ChargeStatus,
+    IntentStatus,
+)
 from smartpay.payments.schemas import (
     ChargeList,
     PaymentIntentCreate,
@@ -24,6 +29,7 @@ from smartpay.payments.schemas import (
     PaymentIntentUpdate,
     RefundList,
     RefundUpdate,
+    render_payment_intent,
 )
 from smartpay.vault.service import Vault
 
@@ -32,6 +38,66 @@ def check_transition(current: str, target: IntentStatus) -> None:
     """Every intent status change goes through the one transition table."""
     if target not in INTENT_TRANSITIONS[IntentStatus(current)]:
         raise InvalidState(f"A PaymentIntent cannot move from {current} to {target.value}.")
+
+
+def check_confirmable(intent: Any) -> None:
+    """A PaymentIntent can be confirmed only while it waits for a payment method or a
+    confirmation."""
+    if intent.status not in (
+        IntentStatus.REQUIRES_PAYMENT_METHOD,
+        IntentStatus.REQUIRES_CONFIRMATION,
+    ):
+        raise InvalidState(
+            f"You cannot confirm this PaymentIntent because it has a status of "
+            f"{intent.status}. Confirm a PaymentIntent whose status is "
+            "requires_payment_method or requires_confirmation.",
+            extra={"payment_intent": render_payment_intent(intent)},
+        )
+
+
+def new_charge_values(
+    *,
+    charge_id: str,
+    intent: Any,
+    method: Any,
+    payment_method_details: dict[str, Any],
+    processor: str,
+    created: int,
+    status: ChargeStatus = ChargeStatus.PENDING,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """The row of a new charge of ``intent`` paid with ``method``: every column, from
+    the intent's amount, currency, customer, description and metadata, with
+    ``overrides`` (failure fields, outcome, processor reference) on top."""
+    values = {
+        "id": charge_id,
+        "merchant_id": intent.merchant_id,
+        "payment_intent_id": intent.id,
+        "payment_method_id": method.id,
+        "customer_id": intent.customer_id,
+        "amount": intent.amount,
+        "amount_captured": 0,
+        "amount_refunded": 0,
+        "currency": intent.currency,
+        "status": status.value,
+        "captured": False,
+        "failure_code": None,
+        "failure_message": None,
+        "outcome": None,
+        "card": payment_method_details,
+        "processor": processor,
+        "processor_reference": None,
+        "fee": 0,
+        "balance_transaction_id": None,
+        "description": intent.description,
+        "metadata": intent.metadata or {},
+        "created": created,
+    }
+    unknown = set(overrides) - set(values)
+    if unknown:
+        raise TypeError(f"not charge columns: {sorted(unknown)}")
+    values.update(overrides)
+    return values
 
 
 def _capture_method(value: str) -> str:
@@ -114,6 +180,7 @@ async def new_intent_values(
         "next_action": None,
         "canceled_at": None,
         "cancellation_reason": None,
+        "payment_method_types": params.payment_method_types,
     }, method
 
 

@@ -147,6 +147,14 @@ def train(
     except (TransactionFileError, TrainingDataError) as error:
         raise _fail(str(error)) from None
     model.save(directory)
+    # The decisions' anomaly voter is trained on the same file and ships next to the model.
+    from smartpay.decisions.anomaly import FOREST_FILE, train_anomaly_forest
+
+    with _progress("Training the anomaly forest") as on_progress:
+        forest = train_anomaly_forest(
+            table, label_delay_days, on_progress=on_progress, source=transactions.name
+        )
+    forest.save(directory / FOREST_FILE)
     report = model.metadata.training_report
     console.print(f"Saved model {model.metadata.version} to {directory}")
     console.print(

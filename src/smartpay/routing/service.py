@@ -28,6 +28,7 @@ from smartpay.kit.api import stripe_param_name
 from smartpay.kit.clock import now as unix_now
 from smartpay.kit.db import Database, Session
 from smartpay.kit.ids import new_id
+from smartpay.ops.metrics import BREAKER_TRANSITIONS
 from smartpay.routing import repository
 from smartpay.routing.bandit import (
     DEFAULT_RETRYABLE_DECLINES,
@@ -472,6 +473,7 @@ async def _announce(session: Session, changes: list[BreakerChange]) -> None:
         events = EventBatch(change.merchant_id)
         events.add(f"routing.breaker.{transition.state.value}", _breaker_object(transition))
         await events.flush(session)
+        BREAKER_TRANSITIONS.labels(transition.processor, transition.state.value).inc()
         logger.warning(
             "routing breaker %s: %s -> %s (window calls %.0f, error rate %.2f)",
             transition.processor,

@@ -303,3 +303,22 @@ async def reset_for_events(
         .values(status=DeliveryStatus.PENDING, next_attempt_at=now, give_up_at=give_up_at)
     )
     return int(result.rowcount)
+
+
+async def deliveries_of_events(
+    session: Session, merchant_id: str, event_ids: Sequence[str]
+) -> list[sa.Row[Any]]:
+    """The merchant's deliveries of these events, each with its endpoint's URL, in the
+    order they were scheduled."""
+    if not event_ids:
+        return []
+    query = (
+        sa.select(webhook_deliveries, webhook_endpoints.c.url.label("endpoint_url"))
+        .join(webhook_endpoints, webhook_endpoints.c.id == webhook_deliveries.c.endpoint_id)
+        .where(
+            webhook_deliveries.c.merchant_id == merchant_id,
+            webhook_deliveries.c.event_id.in_(list(event_ids)),
+        )
+        .order_by(webhook_deliveries.c.id)
+    )
+    return list((await session.execute(query)).all())
