@@ -1,7 +1,8 @@
 """The worker: background jobs that run after commits: the janitor that resolves
 attempts left pending or unknown, processing of inbound processor webhooks, settlement
-of matured funds, and webhook delivery (its own faster loop in ``run_forever``). Each
-job is idempotent, so several workers (or a restart mid-run) are safe."""
+of matured funds, the purge of expired chat sessions, and webhook delivery (its own
+faster loop in ``run_forever``). Each job is idempotent, so several workers (or a
+restart mid-run) are safe."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import contextlib
 import logging
 
 from smartpay.ach import tasks as ach_tasks
+from smartpay.chat import tasks as chat_tasks
 from smartpay.escrow import tasks as escrow_tasks
 from smartpay.inbound import tasks as inbound_tasks
 from smartpay.kit.clock import now
@@ -36,6 +38,8 @@ async def run_once(platform: Platform, *, webhooks: bool = True) -> dict[str, in
     # ACH batches, sandbox bank, returns, settlement, cost rows; then escrow releases.
     summary.update(await ach_tasks.run_round(platform, now=now()))
     summary.update(await escrow_tasks.run_round(platform, now=now()))
+    # Card data of chat sessions past their TTL, even if nobody opens them again.
+    summary.update(await chat_tasks.run_round(platform, now=now()))
     if webhooks:
         summary.update(await webhook_tasks.run_round(platform))
     return summary

@@ -3,6 +3,7 @@ end in. Built from tables so every case of issue 6 appears many times over."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import cycle
 
@@ -64,7 +65,7 @@ def _dashed(pan: str) -> str:
     return "-".join(pan[i : i + 4] for i in range(0, len(pan), 4))
 
 
-PAN_STYLES = (
+PAN_STYLES: tuple[Callable[[str], str], ...] = (
     lambda p: p,
     _spaced,
     _dashed,
@@ -287,6 +288,48 @@ def _payments() -> list[Conversation]:
     ]
 
 
+def _codes_out_of_turn() -> list[Conversation]:
+    """The security code typed before it is asked for, or where nothing expects a number:
+    taken when it can be read as the code, and masked in the history either way."""
+    return [
+        Conversation(
+            "expiry-and-code-at-the-expiry-question",
+            ("Ann Lee", _spaced(VISA), f"12/29 {CVCS[0]}", "yes"),
+            "completed",
+            2000,
+            "succeeded",
+        ),
+        Conversation(
+            "mmyy-and-code-at-the-expiry-question",
+            ("Ann Lee", MASTERCARD, f"1229, {CVCS[1]}", "yes"),
+            "completed",
+            None,
+            "saved",
+        ),
+        Conversation(
+            "named-code-at-the-expiry-question",
+            ("Ann Lee", VISA, f"the code is {CVCS[2]}", "12/29", "yes"),
+            "completed",
+            2000,
+            "succeeded",
+        ),
+        Conversation(
+            "code-at-the-name-question",
+            (CVCS[3], "Ann Lee", VISA, "12/29", CVCS[3], "yes"),
+            "completed",
+            2000,
+            "succeeded",
+        ),
+        Conversation(
+            "code-at-the-confirmation",
+            ("Ann Lee", AMEX, "12/29", AMEX_CVCS[0], f"it is {AMEX_CVCS[0]}", "yes"),
+            "completed",
+            2000,
+            "succeeded",
+        ),
+    ]
+
+
 def corpus() -> list[Conversation]:
     return [
         *_step_by_step(),
@@ -296,4 +339,5 @@ def corpus() -> list[Conversation]:
         *_cancels(),
         *_errors(),
         *_payments(),
+        *_codes_out_of_turn(),
     ]

@@ -36,8 +36,10 @@ class RecordingLlm:
 
 
 def cvc_pattern(cvc: str) -> re.Pattern[str]:
-    """A CVC standing alone (not inside an id, a timestamp or a longer number)."""
-    return re.compile(rf"(?<![0-9A-Za-z]){cvc}(?![0-9A-Za-z])")
+    """A CVC standing alone: not inside an id, a timestamp or a longer number, nor the
+    decimals of a number (a driver's debug log of ``1796175076.7373`` is no CVC, and a
+    typed CVC is never stored as the fraction of a number)."""
+    return re.compile(rf"(?<![0-9A-Za-z])(?<!\d\.){cvc}(?![0-9A-Za-z])(?!\.\d)")
 
 
 async def say(

@@ -9,6 +9,7 @@ import pytest
 
 from smartpay.chat import service as chat_service
 from smartpay.chat import store as chat_store
+from smartpay.kit.ids import new_secret
 from smartpay.llm.base import LlmRequest, LlmResponse, LlmUnavailable
 from tests.chat.helpers import RecordingLlm, open_session, say
 from tests.conftest import Api
@@ -213,5 +214,8 @@ async def test_model_classifies_what_the_parser_cannot(api: Api) -> None:
 
 
 def test_session_ids_are_long_random_capabilities() -> None:
-    ids = {chat_service.new_secret("chat", chat_service.SESSION_ID_RANDOM_CHARS) for _ in range(50)}
+    ids = {
+        new_secret(chat_service.SESSION_ID_PREFIX, chat_service.SESSION_ID_RANDOM_CHARS)
+        for _ in range(50)
+    }
     assert len(ids) == 50 and all(len(i) == 37 for i in ids)

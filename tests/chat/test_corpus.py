@@ -44,7 +44,7 @@ async def _run(api: Api, conversation: Conversation) -> tuple[str, list[str], di
 
 async def _stored_text(database: Database) -> list[str]:
     import_all_models()
-    texts = []
+    texts: list[str] = []
     async with database.engine.connect() as conn:
         for table in metadata.sorted_tables:
             try:
@@ -63,7 +63,7 @@ async def test_dialogue_corpus_outcomes_and_no_card_data_anywhere(
     llm = RecordingLlm()
     api.app.state.chat.llm = llm  # type: ignore[attr-defined]
     caplog.set_level(logging.DEBUG)
-    wrong = []
+    wrong: list[tuple[str, object, object]] = []
     for conversation in CONVERSATIONS:
         session_id, statuses, last = await _run(api, conversation)
         final = statuses[-1]
@@ -104,3 +104,6 @@ async def test_the_scan_itself_finds_a_planted_cvc_and_pan() -> None:
     assert card_data_in_text("card 4242424242424242 ok", CARDS_USED)
     assert cvc_pattern("737").search("the code is 737.")
     assert not cvc_pattern("737").search("created 1733737123 id pi_0x737ab")
+    assert not cvc_pattern("7373").search("at 1796175076.7373, decay 0.7373)")
+    assert cvc_pattern("7373").search("my code: 7373.")
+    assert cvc_pattern("737").search('{"text": "737"}')

@@ -3,7 +3,6 @@ https://docs.anthropic.com/en/api/messages and /en/api/errors)."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import httpx2
@@ -17,12 +16,11 @@ from smartpay.llm.base import (
     LlmRateLimited,
     LlmRejected,
     LlmRequest,
-    LlmTimeout,
     LlmUnavailable,
     Role,
     Usage,
 )
-from tests.llm.fakes import VOTE_SCHEMA, FakeApi, timeout
+from tests.llm.fakes import VOTE, VOTE_SCHEMA, FakeApi, HttpProvider
 
 HELLO = LlmRequest(
     system="You are terse.",
@@ -34,10 +32,6 @@ HELLO = LlmRequest(
         LlmMessage(Role.USER, "Say hello"),
     ),
     max_tokens=50,
-)
-VOTE = LlmRequest(
-    messages=(LlmMessage(Role.USER, "Payment of 900.00 USD from a new device"),),
-    json_schema=VOTE_SCHEMA,
 )
 
 
@@ -78,6 +72,12 @@ def adapter(api: FakeApi, timeout_seconds: float = 5.0) -> AnthropicLlm:
         timeout_seconds=timeout_seconds,
         http_client=api.client(),
     )
+
+
+# The contract every httpx-based adapter shares: test_http_adapters.py.
+PROVIDER = HttpProvider(
+    "anthropic", adapter, lambda text: message([{"type": "text", "text": text}])
+)
 
 
 async def test_text_request_is_a_message_without_tools() -> None:
@@ -153,19 +153,6 @@ async def test_server_errors_and_overload_are_unavailable(status: int, kind: str
     assert len(api.requests) == 1
 
 
-async def test_adapter_deadline_ends_a_slow_call() -> None:
-    api = FakeApi(delay=2.0).answer(message([{"type": "text", "text": "late"}]))
-    with pytest.raises(LlmTimeout):
-        await adapter(api, timeout_seconds=0.05).complete(HELLO)
-
-
-async def test_sdk_timeout_is_a_timeout() -> None:
-    api = FakeApi().answer(timeout)
-    with pytest.raises(LlmTimeout):
-        await adapter(api).complete(HELLO)
-    assert len(api.requests) == 1
-
-
 @pytest.mark.parametrize(
     "answer",
     [
@@ -214,16 +201,3 @@ async def test_a_conversation_without_a_user_message_is_rejected_before_sending(
     with pytest.raises(LlmRejected):
         await adapter(api).complete(request)
     assert api.requests == []
-
-
-async def test_no_prompt_or_answer_reaches_the_logs_even_at_debug(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    # The SDK logs its request options (the messages) at DEBUG.
-    caplog.set_level(logging.DEBUG)
-    api = FakeApi().answer(message([{"type": "text", "text": "Hello from Claude!"}]))
-    response = await adapter(api).complete(HELLO)
-    assert response.text == "Hello from Claude!"
-    assert caplog.records
-    for needle in ("You are terse.", "Say hello", "Hello from Claude!"):
-        assert needle not in caplog.text

@@ -1,8 +1,8 @@
 """The Bedrock adapter on a real boto3 ``bedrock-runtime`` client: botocore's Stubber
 checks each Converse request against the service model and answers documented shapes
 (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html); a
-``before-send`` hook stands in for the network where a slow or timing-out transport is
-needed."""
+``before-send`` hook (``fakes.bedrock_sending``) stands in for the network where a slow
+or timing-out transport is needed."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import botocore.exceptions
 import pytest
 from botocore.stub import Stubber
@@ -29,9 +28,9 @@ from smartpay.llm.base import (
     Role,
     Usage,
 )
-from smartpay.llm.bedrock import DEFAULT_MODEL, BedrockLlm, make_bedrock_client, map_bedrock_error
+from smartpay.llm.bedrock import DEFAULT_MODEL, BedrockLlm, map_bedrock_error
 from smartpay.llm.common import json_instruction
-from tests.llm.fakes import VOTE_SCHEMA
+from tests.llm.fakes import VOTE, aws_response, bedrock_client, bedrock_sending
 
 HELLO = LlmRequest(
     system="You are terse.",
@@ -44,21 +43,7 @@ HELLO = LlmRequest(
     max_tokens=50,
     temperature=0.3,
 )
-VOTE = LlmRequest(
-    messages=(LlmMessage(Role.USER, "Payment of 900.00 USD from a new device"),),
-    json_schema=VOTE_SCHEMA,
-)
 A_VOTE = {"decision": "decline", "reason": "velocity"}
-
-
-def session() -> boto3.Session:
-    # Fake static credentials: requests are signed but never leave the process (and no
-    # credential lookup reaches the instance metadata endpoint).
-    return boto3.Session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret")
-
-
-def client() -> Any:
-    return make_bedrock_client(region="us-east-1", timeout_seconds=5, session=session())
 
 
 def converse_answer(text: str, stop_reason: str = "end_turn") -> dict[str, Any]:
@@ -72,7 +57,7 @@ def converse_answer(text: str, stop_reason: str = "end_turn") -> dict[str, Any]:
 
 @pytest.fixture
 def stubbed() -> Iterator[tuple[BedrockLlm, Stubber]]:
-    bedrock = client()
+    bedrock = bedrock_client()
     with Stubber(bedrock) as stubber:
         yield BedrockLlm(timeout_seconds=5, client=bedrock), stubber
         stubber.assert_no_pending_responses()
@@ -142,7 +127,7 @@ async def test_throttling_carries_retry_after_and_is_not_retried(
 
 
 def test_the_adapter_client_makes_one_attempt_with_the_timeouts() -> None:
-    bedrock = make_bedrock_client(region="eu-west-1", timeout_seconds=1.5, session=session())
+    bedrock = bedrock_client(region="eu-west-1", timeout_seconds=1.5)
     assert bedrock.meta.region_name == "eu-west-1"
     assert bedrock.meta.config.retries == {"total_max_attempts": 1, "mode": "standard"}
     assert bedrock.meta.config.read_timeout == 1.5
@@ -151,34 +136,18 @@ def test_the_adapter_client_makes_one_attempt_with_the_timeouts() -> None:
 
 async def test_retries_are_off_at_the_transport() -> None:
     # A throttled first attempt, counted at the send: botocore would retry a 429.
-    bedrock = client()
     sent: list[Any] = []
 
     def throttled(request: Any, **_: Any) -> Any:
         sent.append(request)
-        return botocore.awsrequest.AWSResponse(
-            request.url,
-            429,
-            {"x-amzn-ErrorType": "ThrottlingException", "retry-after": "2"},
-            _Raw(b'{"message": "Too many requests"}'),
-        )
+        headers = {"x-amzn-ErrorType": "ThrottlingException", "retry-after": "2"}
+        return aws_response(request, 429, {"message": "Too many requests"}, headers)
 
-    bedrock.meta.events.register("before-send.bedrock-runtime.Converse", throttled)
     with pytest.raises(LlmRateLimited) as caught:
-        await BedrockLlm(timeout_seconds=5, client=bedrock).complete(HELLO)
+        await bedrock_sending(throttled).complete(HELLO)
     assert len(sent) == 1
     assert sent[0].url.endswith("/model/us.meta.llama3-2-1b-instruct-v1%3A0/converse")
     assert caught.value.retry_after_seconds == 2
-
-
-class _Raw:
-    """The raw body botocore's AWSResponse reads."""
-
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def stream(self, **_: Any) -> Iterator[bytes]:
-        yield self._data
 
 
 @pytest.mark.parametrize(
@@ -209,39 +178,30 @@ async def test_model_timeout_is_a_timeout(stubbed: tuple[BedrockLlm, Stubber]) -
 
 
 async def test_adapter_deadline_ends_a_slow_call() -> None:
-    bedrock = client()
-
+    # The slow model does answer in the end: only the adapter's own deadline can turn
+    # this call into a timeout (no clock is read by the test).
     def slow(request: Any, **_: Any) -> Any:
         time.sleep(0.5)
-        raise botocore.exceptions.ReadTimeoutError(endpoint_url=request.url)
+        return aws_response(request, 200, converse_answer("too late"))
 
-    bedrock.meta.events.register("before-send.bedrock-runtime.Converse", slow)
-    started = time.perf_counter()
     with pytest.raises(LlmTimeout):
-        await BedrockLlm(timeout_seconds=0.05, client=bedrock).complete(HELLO)
-    assert time.perf_counter() - started < 0.4
+        await bedrock_sending(slow, timeout_seconds=0.05).complete(HELLO)
 
 
 async def test_sdk_read_timeout_is_a_timeout() -> None:
-    bedrock = client()
-
     def timed_out(request: Any, **_: Any) -> Any:
         raise botocore.exceptions.ReadTimeoutError(endpoint_url=request.url)
 
-    bedrock.meta.events.register("before-send.bedrock-runtime.Converse", timed_out)
     with pytest.raises(LlmTimeout):
-        await BedrockLlm(timeout_seconds=5, client=bedrock).complete(HELLO)
+        await bedrock_sending(timed_out).complete(HELLO)
 
 
 async def test_unreachable_endpoint_is_unavailable() -> None:
-    bedrock = client()
-
     def unreachable(request: Any, **_: Any) -> Any:
         raise botocore.exceptions.EndpointConnectionError(endpoint_url=request.url)
 
-    bedrock.meta.events.register("before-send.bedrock-runtime.Converse", unreachable)
     with pytest.raises(LlmUnavailable):
-        await BedrockLlm(timeout_seconds=5, client=bedrock).complete(HELLO)
+        await bedrock_sending(unreachable).complete(HELLO)
 
 
 @pytest.mark.parametrize(
@@ -306,14 +266,11 @@ async def test_no_prompt_or_answer_reaches_the_logs_even_at_debug(
     # Through botocore's real send path (it logs whole requests at DEBUG), answered at
     # the transport.
     caplog.set_level(logging.DEBUG)
-    bedrock = client()
 
     def answered(request: Any, **_: Any) -> Any:
-        body = json.dumps(converse_answer("Hello from Llama!")).encode()
-        return botocore.awsrequest.AWSResponse(request.url, 200, {}, _Raw(body))
+        return aws_response(request, 200, converse_answer("Hello from Llama!"))
 
-    bedrock.meta.events.register("before-send.bedrock-runtime.Converse", answered)
-    response = await BedrockLlm(timeout_seconds=5, client=bedrock).complete(HELLO)
+    response = await bedrock_sending(answered).complete(HELLO)
     assert response.text == "Hello from Llama!"
     assert caplog.records
     for needle in ("You are terse.", "Again", "Hello from Llama!"):

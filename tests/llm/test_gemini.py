@@ -16,13 +16,12 @@ from smartpay.llm.base import (
     LlmRateLimited,
     LlmRejected,
     LlmRequest,
-    LlmTimeout,
     LlmUnavailable,
     Role,
     Usage,
 )
 from smartpay.llm.gemini import GeminiLlm
-from tests.llm.fakes import VOTE_SCHEMA, FakeApi, timeout
+from tests.llm.fakes import VOTE, VOTE_SCHEMA, FakeApi, HttpProvider
 
 HELLO = LlmRequest(
     system="You are terse.",
@@ -33,10 +32,6 @@ HELLO = LlmRequest(
     ),
     max_tokens=50,
     temperature=0.3,
-)
-VOTE = LlmRequest(
-    messages=(LlmMessage(Role.USER, "Payment of 900.00 USD from a new device"),),
-    json_schema=VOTE_SCHEMA,
 )
 
 
@@ -85,6 +80,10 @@ def adapter(api: FakeApi, timeout_seconds: float = 5.0) -> GeminiLlm:
         timeout_seconds=timeout_seconds,
         http_client=api.client(),
     )
+
+
+# The contract every httpx-based adapter shares: test_http_adapters.py.
+PROVIDER = HttpProvider("gemini", adapter, generated)
 
 
 async def test_text_request_is_generate_content_without_a_json_mime_type() -> None:
@@ -158,20 +157,6 @@ async def test_server_errors_are_unavailable_and_not_retried(status: int, kind: 
     assert len(api.requests) == 1
 
 
-async def test_adapter_deadline_ends_a_slow_call() -> None:
-    api = FakeApi(delay=2.0).answer(generated("late"))
-    with pytest.raises(LlmTimeout):
-        await adapter(api, timeout_seconds=0.05).complete(HELLO)
-
-
-async def test_transport_timeout_is_a_timeout_and_the_sdk_gets_the_timeout() -> None:
-    api = FakeApi().answer(timeout)
-    with pytest.raises(LlmTimeout):
-        await adapter(api, timeout_seconds=1.5).complete(HELLO)
-    assert api.requests[0].extensions["timeout"]["read"] == 1.5
-    assert len(api.requests) == 1
-
-
 @pytest.mark.parametrize(
     "answer",
     [
@@ -211,11 +196,3 @@ async def test_other_bad_requests_are_rejected() -> None:
     with pytest.raises(LlmRejected) as caught:
         await adapter(api).complete(HELLO)
     assert caught.value.__cause__ is None
-
-
-async def test_close_closes_the_injected_http_client() -> None:
-    api = FakeApi()
-    http_client = api.client()
-    llm = GeminiLlm(api_key="k", timeout_seconds=1, http_client=http_client)
-    await llm.close()
-    assert http_client.is_closed

@@ -4,7 +4,6 @@ shapes from https://platform.openai.com/docs/api-reference/chat)."""
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
 import httpx2
@@ -17,13 +16,12 @@ from smartpay.llm.base import (
     LlmRateLimited,
     LlmRejected,
     LlmRequest,
-    LlmTimeout,
     LlmUnavailable,
     Role,
     Usage,
 )
 from smartpay.llm.openai import OpenAiLlm
-from tests.llm.fakes import VOTE_SCHEMA, FakeApi, refused, timeout
+from tests.llm.fakes import VOTE, VOTE_SCHEMA, FakeApi, HttpProvider
 
 HELLO = LlmRequest(
     system="You are terse.",
@@ -34,10 +32,6 @@ HELLO = LlmRequest(
     ),
     max_tokens=50,
     temperature=0.3,
-)
-VOTE = LlmRequest(
-    messages=(LlmMessage(Role.USER, "Payment of 900.00 USD from a new device"),),
-    json_schema=VOTE_SCHEMA,
 )
 
 
@@ -77,6 +71,10 @@ def adapter(api: FakeApi, timeout_seconds: float = 5.0) -> OpenAiLlm:
         timeout_seconds=timeout_seconds,
         http_client=api.client(),
     )
+
+
+# The contract every httpx-based adapter shares: test_http_adapters.py.
+PROVIDER = HttpProvider("openai", adapter, completion)
 
 
 async def test_text_request_is_a_chat_completion_without_response_format() -> None:
@@ -175,31 +173,6 @@ async def test_server_errors_are_unavailable_and_not_retried(status: int) -> Non
     assert len(api.requests) == 1
 
 
-async def test_connection_failure_is_unavailable() -> None:
-    api = FakeApi().answer(refused)
-    with pytest.raises(LlmUnavailable):
-        await adapter(api).complete(HELLO)
-
-
-async def test_adapter_deadline_ends_a_slow_call() -> None:
-    api = FakeApi(delay=2.0).answer(completion("too late"))
-    with pytest.raises(LlmTimeout):
-        await adapter(api, timeout_seconds=0.05).complete(HELLO)
-
-
-async def test_sdk_timeout_is_a_timeout() -> None:
-    api = FakeApi().answer(timeout)
-    with pytest.raises(LlmTimeout):
-        await adapter(api).complete(HELLO)
-    assert len(api.requests) == 1
-
-
-async def test_timeout_is_passed_to_the_sdk() -> None:
-    api = FakeApi().answer(completion("ok"))
-    await adapter(api, timeout_seconds=1.5).complete(HELLO)
-    assert api.requests[0].extensions["timeout"]["read"] == 1.5
-
-
 @pytest.mark.parametrize(
     "answer",
     [
@@ -238,24 +211,3 @@ async def test_errors_never_quote_the_provider_body() -> None:
     assert "hello" not in str(caught.value).lower()
     assert caught.value.__cause__ is None
     assert caught.value.status_code == 400
-
-
-async def test_close_closes_the_http_client() -> None:
-    api = FakeApi()
-    http_client = api.client()
-    llm = OpenAiLlm(api_key="k", timeout_seconds=1, http_client=http_client)
-    await llm.close()
-    assert http_client.is_closed
-
-
-async def test_no_prompt_or_answer_reaches_the_logs_even_at_debug(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    caplog.set_level(logging.DEBUG)
-    api = FakeApi().answer(completion("Hello from the model!"))
-    response = await adapter(api).complete(HELLO)
-
-    assert response.text == "Hello from the model!"
-    assert caplog.records, "the adapter logs its call (metadata only)"
-    for needle in ("You are terse.", "Say hello again", "Hello from the model!"):
-        assert needle not in caplog.text

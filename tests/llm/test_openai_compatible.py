@@ -16,7 +16,6 @@ from smartpay.llm.base import (
     LlmRateLimited,
     LlmRejected,
     LlmRequest,
-    LlmTimeout,
     LlmUnavailable,
     Role,
     Usage,
@@ -24,13 +23,9 @@ from smartpay.llm.base import (
 from smartpay.llm.openai_compatible import DEFAULT_BASE_URL, JsonMode, OpenAiCompatibleLlm
 from tests.chat.helpers import open_session, say
 from tests.conftest import Api
-from tests.llm.fakes import VOTE_SCHEMA, FakeApi, refused, timeout
+from tests.llm.fakes import VOTE, VOTE_SCHEMA, FakeApi, HttpProvider
 
 HELLO = LlmRequest(system="You are terse.", messages=(LlmMessage(Role.USER, "Hi"),), max_tokens=40)
-VOTE = LlmRequest(
-    messages=(LlmMessage(Role.USER, "Payment of 900.00 USD from a new device"),),
-    json_schema=VOTE_SCHEMA,
-)
 A_VOTE = {"decision": "review", "reason": "new device"}
 
 
@@ -71,6 +66,12 @@ def adapter(
         json_mode=json_mode,
         http_client=api.client(),
     )
+
+
+# The contract every httpx-based adapter shares: test_http_adapters.py.
+PROVIDER = HttpProvider(
+    "local", lambda api, seconds: adapter(api, timeout_seconds=seconds), completion
+)
 
 
 async def test_text_request_goes_to_the_local_server_without_a_key() -> None:
@@ -168,24 +169,6 @@ async def test_server_error_is_unavailable_and_not_retried() -> None:
     with pytest.raises(LlmUnavailable):
         await adapter(api).complete(HELLO)
     assert len(api.requests) == 1
-
-
-async def test_server_not_running_is_unavailable() -> None:
-    api = FakeApi().answer(refused)
-    with pytest.raises(LlmUnavailable):
-        await adapter(api).complete(HELLO)
-
-
-async def test_adapter_deadline_ends_a_slow_call() -> None:
-    api = FakeApi(delay=2.0).answer(completion("late"))
-    with pytest.raises(LlmTimeout):
-        await adapter(api, timeout_seconds=0.05).complete(HELLO)
-
-
-async def test_sdk_timeout_is_a_timeout() -> None:
-    api = FakeApi().answer(timeout)
-    with pytest.raises(LlmTimeout):
-        await adapter(api).complete(HELLO)
 
 
 @pytest.mark.parametrize(

@@ -1,25 +1,52 @@
 """The payment chat's routes: ``POST /chat``, ``GET``/``DELETE /session/{id}`` (the
 customer's side: publishable key or the session id) and ``POST /v1/chat_sessions``
-(the merchant's server: secret key)."""
+(the merchant's server: secret key).
+
+Errors carry the CORS headers too (``ChatRoute``): a chat widget on a merchant's site
+must be able to read "this session expired" or "too many messages", not just see a
+blocked response."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 
 from smartpay.chat.cors import ChatCors
 from smartpay.chat.ratelimit import RateLimiter
 from smartpay.chat.schemas import ChatMessage, ChatSessionCreate
 from smartpay.chat.service import ChatService
 from smartpay.dependencies import SecretAuth
-from smartpay.errors import RateLimited
+from smartpay.errors import RateLimited, SmartPayError
 from smartpay.kit.api import StripeJSONResponse, body_doc, body_of, error_response
 from smartpay.merchants.auth import chat_auth
 from smartpay.merchants.service import MerchantContext
 
-router = APIRouter(tags=["chat"])
+
+class ChatRoute(APIRoute):
+    """Renders the chat's errors itself, with the CORS headers of the request's origin.
+    The merchant is not known yet when an error is raised (an unknown or expired
+    session, a bad key), so any origin some merchant allows may read it: an error body
+    holds no session data."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except SmartPayError as error:
+                response = error_response(error)
+                response.headers.update(_cors_headers(request, None))
+                return response
+
+        return handle
+
+
+router = APIRouter(tags=["chat"], route_class=ChatRoute)
 BODY_MODELS = [ChatMessage, ChatSessionCreate]
 
 ChatAuth = Annotated[MerchantContext | None, Depends(chat_auth)]
@@ -31,6 +58,14 @@ def get_chat(request: Request) -> ChatService:
 
 
 Chat = Annotated[ChatService, Depends(get_chat)]
+
+
+def _cors_headers(request: Request, merchant_id: str | None) -> dict[str, str]:
+    cors: ChatCors = request.app.state.chat_cors
+    headers = cors.headers(merchant_id, request.headers.get("origin"))
+    # What a customer typed (or that a session exists) must not sit in a shared cache.
+    headers["Cache-Control"] = "no-store"
+    return headers
 
 
 def _limited(request: Request, session_id: str | None) -> Response | None:
@@ -45,6 +80,7 @@ def _limited(request: Request, session_id: str | None) -> Response | None:
     response = error_response(
         RateLimited("Too many chat messages at once: wait a moment and send it again.")
     )
+    response.headers.update(_cors_headers(request, None))
     response.headers["Retry-After"] = str(max(waits))
     return response
 
@@ -52,10 +88,7 @@ def _limited(request: Request, session_id: str | None) -> Response | None:
 def _answer(
     request: Request, merchant_id: str | None, body: dict[str, Any], status: int = 200
 ) -> Response:
-    cors: ChatCors = request.app.state.chat_cors
-    headers = cors.headers(merchant_id, request.headers.get("origin"))
-    # What a customer typed must not sit in a shared cache.
-    headers["Cache-Control"] = "no-store"
+    headers = _cors_headers(request, merchant_id)
     return StripeJSONResponse(body, status_code=status, headers=headers)
 
 

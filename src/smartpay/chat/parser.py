@@ -316,11 +316,15 @@ def parse(
     expiry_attempted = expiry is not None
 
     cvc: str | None = None
-    cvc_context = current is Field.CVV or pan_attempted or bool(_CVC_WORDS.search(working))
+    cvc_named = bool(_CVC_WORDS.search(working))
+    # At the expiry question a lone number is an expiry attempt ("1327"), but next to a
+    # date the pattern read ("12/29 737") or after "code" it is the security code.
+    expiry_then_cvc = current is Field.EXPIRY and (expiry is not None or cvc_named)
+    cvc_context = current is Field.CVV or pan_attempted or cvc_named or expiry_then_cvc
     if current is Field.EXPIRY and expiry is None:
         # "12 27", "1327": an expiry attempt the patterns did not accept.
         expiry_attempted = bool(re.search(r"\d", working))
-    if cvc_context and not (current is Field.EXPIRY and not pan_attempted):
+    if cvc_context and not (current is Field.EXPIRY and not pan_attempted and not expiry_then_cvc):
         numbers = list(
             (_SHORT_NUMBER if current is Field.CVV else _THREE_OR_FOUR).finditer(working)
         )
@@ -336,9 +340,17 @@ def parse(
             chosen = numbers[0]
             cvc = chosen.group(0)
             working = working[: chosen.start()] + " " + working[chosen.end() :]
+            if expiry_then_cvc and expiry is None:
+                # "the code is 737": that number was the code, not a try at the expiry.
+                expiry_attempted = bool(re.search(r"\d", working))
 
     if cvc is not None:
         masked = _mask_cvc(masked, cvc)
+    # Any other number of a security code's length is masked too, whatever it was meant
+    # as ("737" typed at the name question): what may be a CVC never reaches the history,
+    # a log or a model. Over-masking costs nothing; the dialogue reads ``working``.
+    for stray in {m.group(0) for m in _THREE_OR_FOUR.finditer(working)}:
+        masked = _mask_cvc(masked, stray)
     residue = _normal(working)
     parsed = Parsed(
         masked_text=masked,
@@ -354,9 +366,10 @@ def parse(
 
 
 def _mask_cvc(masked: str, cvc: str) -> str:
-    """Replace the CVC (a standalone digit run equal to it) with dots in the masked text."""
+    """Replace the CVC (every standalone digit run equal to it) with dots in the masked
+    text. Every one: the same digits elsewhere in the message would give it away."""
     pattern = re.compile(rf"(?<![\d/•]){re.escape(cvc)}(?![\d/])")
-    return pattern.sub("•••", masked, count=1)
+    return pattern.sub("•••", masked)
 
 
 def _read_intent(parsed: Parsed, residue: str, current: Field | None, working: str) -> None:

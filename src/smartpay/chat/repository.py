@@ -37,3 +37,19 @@ async def delete_expired_before(session: Session, cutoff: int) -> int:
         sa.delete(chat_sessions).where(chat_sessions.c.expires_at < cutoff)
     )
     return int(result.rowcount or 0)
+
+
+async def purge_expired(session: Session, at: int) -> int:
+    """Empty the state of sessions expired at ``at`` that were not written since they
+    expired. Every write after expiry already empties the state (this purge, a load, a
+    late save), so ``updated < expires_at`` picks exactly the rows that may still hold
+    card data, and a row is purged once. The version is left alone: a turn that loaded
+    the row before expiry may still save, and that save empties the state too."""
+    columns = chat_sessions.c
+    statement = (
+        sa.update(chat_sessions)
+        .where(columns.expires_at <= at, columns.updated < columns.expires_at)
+        .values(state={}, updated=at)
+    )
+    result = await session.execute(statement)
+    return int(result.rowcount or 0)

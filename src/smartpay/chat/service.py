@@ -36,12 +36,7 @@ from smartpay.chat.dialogue import (
     Turn,
 )
 from smartpay.chat.parser import Field, Topic
-from smartpay.chat.store import (
-    ChatSessionRecord,
-    ChatSessionStore,
-    RedisChatStore,
-    SqlChatStore,
-)
+from smartpay.chat.store import ChatSessionRecord, ChatSessionStore, build_chat_store
 from smartpay.config import Settings
 from smartpay.dependencies import WriteContext
 from smartpay.errors import (
@@ -100,6 +95,17 @@ _CLASSIFIED_TOPICS = {
     "question_amount": Topic.AMOUNT,
     "help": Topic.HELP,
 }
+
+
+# Characters of a session id that logs show: enough to tell sessions apart when reading
+# logs (8 random base62 characters after "chat_"), far too few to open the session.
+LOGGED_ID_CHARS = 13
+
+
+def logged_id(session_id: str) -> str:
+    """The session id as logs show it: the id is the customer's capability for /pay
+    and /session, so logs (read by more people than the vault) keep only its start."""
+    return f"{session_id[:LOGGED_ID_CHARS]}…"
 
 
 def cvc_key(session_id: str) -> str:
@@ -236,16 +242,21 @@ class ChatService:
             expires_at=created + self.settings.chat_session_ttl_seconds,
         )
         await self.store.create(record)
-        logger.info("chat session %s opened for %s", record.id, merchant_id)
+        logger.info("chat session %s opened for %s", logged_id(record.id), merchant_id)
         return record
 
     async def load(self, session_id: str, merchant: MerchantContext | None) -> ChatSessionRecord:
-        """The session, if ``merchant`` (None: the customer holding the id) may see it."""
+        """The session, if ``merchant`` (None: the customer holding the id) may see it.
+
+        The error never repeats the id: it is the customer's capability, and whatever
+        was sent in its place (a card number pasted in the wrong box) must not come back
+        in an error."""
+        missing = ResourceMissing("No such chat session.", param="sessionId")
         if not session_id.startswith(f"{SESSION_ID_PREFIX}_") or len(session_id) > 64:
-            raise ResourceMissing(f"No such chat session: '{session_id[:64]}'", param="sessionId")
+            raise missing
         record = await self.store.load(session_id)
         if record is None or (merchant is not None and record.merchant_id != merchant.merchant_id):
-            raise ResourceMissing(f"No such chat session: '{session_id}'", param="sessionId")
+            raise missing
         return record
 
     def describe(self, record: ChatSessionRecord) -> dict[str, Any]:
@@ -287,7 +298,7 @@ class ChatService:
             outcome=state.outcome,
         ).to_json()
         await self.store.save(record)
-        logger.info("chat session %s cancelled and purged", record.id)
+        logger.info("chat session %s cancelled and purged", logged_id(record.id))
         return record
 
     # ------------------------------------------------------------------ turns
@@ -334,7 +345,7 @@ class ChatService:
         turn, parsed = await dialogue.turn(state, message)
         masked = redact_pan(parsed.masked_text)
         state.remember("customer", masked)
-        logger.debug("chat %s customer: %s", record.id, masked)
+        logger.debug("chat %s customer: %s", logged_id(record.id), masked)
         if turn.confirmed:
             turn = await self._pay(record, state, dialogue, keeper)
         if turn.status in (ChatStatus.CANCELLED, ChatStatus.ERROR):
@@ -348,7 +359,10 @@ class ChatService:
         record.state = state.to_json()
         await self.store.save(record)
         logger.info(
-            "chat %s turn: status=%s field=%s", record.id, record.status, record.current_field
+            "chat %s turn: status=%s field=%s",
+            logged_id(record.id),
+            record.status,
+            record.current_field,
         )
         return ChatReply(record, text, state.next_action_url)
 
@@ -559,17 +573,10 @@ def build_chat_service(
     flows: PaymentFlows,
     llm: LlmClient | None = None,
 ) -> ChatService:
-    store: ChatSessionStore
-    if settings.chat_store == "redis":
-        if not settings.redis_url:
-            raise ValueError("SMARTPAY_CHAT_STORE=redis needs SMARTPAY_REDIS_URL")
-        store = RedisChatStore(settings.redis_url)
-    else:
-        store = SqlChatStore(database)
     return ChatService(
         settings=settings,
         database=database,
-        store=store,
+        store=build_chat_store(settings, database),
         vault=vault,
         cvc_store=cvc_store,
         flows=flows,

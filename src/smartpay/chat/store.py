@@ -6,20 +6,29 @@
 Both keep what ``dialogue.ChatState`` holds (never a card number or CVC in clear) and
 both tell an expired session from one that never existed, so the customer is told
 "this session expired" rather than "not found".
+
+Nothing typed in a session outlives its time-to-live, whether or not the customer comes
+back: Redis drops the key itself; the SQL store empties the state of expired rows in the
+worker's ``chat.tasks`` job (``purge_expired``), on a load after expiry, and on a save
+that lands after expiry (a turn that began just before it).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import redis.asyncio as redis
 
 from smartpay.chat import repository
+from smartpay.config import Settings
 from smartpay.errors import IdempotencyConflict, InvalidRequest
 from smartpay.kit.clock import now
 from smartpay.kit.db import Database
+
+logger = logging.getLogger("smartpay.chat")
 
 # How long after expiry a session is still recognised (and said to have expired) before
 # it is deleted for good: a customer coming back the next day gets a clear answer.
@@ -78,6 +87,11 @@ class ChatSessionStore(Protocol):
         bump its version; raises ``ChatSessionConflict`` otherwise."""
         ...
 
+    async def purge_expired(self, at: int) -> int:
+        """Empty the state (sealed card number, name, history) of every session expired
+        at ``at`` and delete those past the notice period; how many were emptied."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -87,8 +101,6 @@ class SqlChatStore:
 
     async def create(self, record: ChatSessionRecord) -> None:
         async with self.database.transaction() as session:
-            # Sessions long past their notice period go when new ones come.
-            await repository.delete_expired_before(session, now() - EXPIRED_NOTICE_SECONDS)
             await repository.insert(session, **asdict(record))
 
     async def load(self, session_id: str) -> ChatSessionRecord | None:
@@ -97,11 +109,17 @@ class SqlChatStore:
             if row is None:
                 return None
             record = ChatSessionRecord(**row._asdict())
-            if record.expired(now()):
+            at = now()
+            if record.expired(at):
                 if record.state:
                     # Nothing typed in an expired session outlives it.
                     await repository.update_if_version(
-                        session, record.id, record.version, state={}, version=record.version + 1
+                        session,
+                        record.id,
+                        record.version,
+                        state={},
+                        version=record.version + 1,
+                        updated=at,
                     )
                 raise _expired_error()
             return record
@@ -111,6 +129,11 @@ class SqlChatStore:
         for key in ("id", "merchant_id", "created", "version"):
             values.pop(key)
         values["updated"] = now()
+        if record.expired(values["updated"]):
+            # The turn began before the session expired and ends after: its reply is
+            # sent, but what was typed is not kept past the TTL (the purge job skips
+            # rows saved after expiry, so this save must not leave card data behind).
+            values["state"] = {}
         async with self.database.transaction() as session:
             if not await repository.update_if_version(
                 session, record.id, record.version, version=record.version + 1, **values
@@ -120,6 +143,14 @@ class SqlChatStore:
                     "Send yours again."
                 )
         record.version += 1
+
+    async def purge_expired(self, at: int) -> int:
+        async with self.database.transaction() as session:
+            deleted = await repository.delete_expired_before(session, at - EXPIRED_NOTICE_SECONDS)
+            purged = await repository.purge_expired(session, at)
+        if deleted:
+            logger.info("chat: %d sessions past their notice period deleted", deleted)
+        return purged
 
     async def close(self) -> None:
         return None
@@ -186,5 +217,18 @@ class RedisChatStore:
         record.version += 1
         record.updated = updated.updated
 
+    async def purge_expired(self, at: int) -> int:
+        """Nothing to do: Redis deletes each session's key when its ``EX`` runs out."""
+        return 0
+
     async def close(self) -> None:
         await self._client.aclose()
+
+
+def build_chat_store(settings: Settings, database: Database) -> ChatSessionStore:
+    """The store ``SMARTPAY_CHAT_STORE`` names (the API and the worker's purge job)."""
+    if settings.chat_store == "redis":
+        if not settings.redis_url:
+            raise ValueError("SMARTPAY_CHAT_STORE=redis needs SMARTPAY_REDIS_URL")
+        return RedisChatStore(settings.redis_url)
+    return SqlChatStore(database)
