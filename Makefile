@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/smartpay serve
+	$(BIN)/smartpay serve --demo-processors
 
 services:
 	@bash scripts/services.sh

@@ -30,3 +30,31 @@ async def test_demo_traffic_goes_through_the_real_api(api: Api) -> None:
     refunded = report.outcomes["succeeded, then refunded"]
     assert len(refunds["data"]) == refunded
     assert report.volume > 0
+
+
+def test_demo_processors_differ_and_one_goes_down_for_a_while(tmp_path: object) -> None:
+    from smartpay.config import Settings
+    from smartpay.connectors.registry import build_registry
+    from smartpay.demo import (
+        DEMO_OUTAGE_AFTER_SECONDS,
+        DEMO_OUTAGE_SECONDS,
+        demo_processor_environment,
+    )
+    from smartpay.kit.db import Database
+
+    started = 1_800_000_000.0
+    environment = demo_processor_environment(started)
+    settings = Settings(
+        processors=environment["SMARTPAY_PROCESSORS"],
+        sandbox_profiles=environment["SMARTPAY_SANDBOX_PROFILES"],
+    )
+    registry = build_registry(settings, Database("sqlite+aiosqlite:///:memory:"))
+    assert registry.names == ["atlas", "bolt", "cedar"]
+    profiles = {name: registry.get(name).profile for name in registry.names}  # type: ignore[attr-defined]
+    assert len({(p.fee_basis_points, p.fee_fixed) for p in profiles.values()}) == 3
+    assert len({p.latency_ms for p in profiles.values()}) == 3
+    (outage,) = profiles["bolt"].outages
+    assert not outage.covers(started + 1)
+    assert outage.covers(started + DEMO_OUTAGE_AFTER_SECONDS + 1)
+    assert not outage.covers(started + DEMO_OUTAGE_AFTER_SECONDS + DEMO_OUTAGE_SECONDS)
+    assert profiles["atlas"].outages == () and profiles["cedar"].outages == ()

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import json
 import os
+import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
@@ -119,10 +120,25 @@ def serve(
     migrate_first: Annotated[
         bool, typer.Option("--migrate/--no-migrate", help="Upgrade the schema before serving.")
     ] = True,
+    demo_processors: Annotated[
+        bool,
+        typer.Option(
+            "--demo-processors",
+            help="Three sandbox processors with different fees, approval rates and "
+            "latencies, one of which goes down for two minutes after two minutes (what "
+            "`make run` starts). Ignored when SMARTPAY_PROCESSORS is set.",
+        ),
+    ] = False,
 ) -> None:
     """Start the API (and, in the embedded default, the worker)."""
     import uvicorn
 
+    if demo_processors and not os.environ.get("SMARTPAY_PROCESSORS"):
+        from smartpay.demo import demo_processor_environment
+
+        # Through the environment, so every server process (uvicorn builds the app from
+        # Settings in each) and the in-process worker see the same processors.
+        os.environ.update(demo_processor_environment(time.time()))
     settings = _settings()
     if migrate_first:
         migrate()

@@ -10,6 +10,7 @@ routing, risk, ledger, events, webhooks — is the real thing.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from collections import Counter
@@ -52,6 +53,57 @@ class DemoReport:
     @property
     def payments(self) -> int:
         return sum(self.outcomes.values())
+
+
+# ``smartpay serve --demo-processors`` (what ``make run`` starts): three sandbox
+# processors that differ the way real ones do, so routing has something to learn. atlas:
+# cheapest, weak on Amex and on large baskets; bolt: dearest, strongest but on Amex, goes
+# down for a while; cedar: mid-priced and slow, the best on Amex. Fees: basis points + cents.
+DEMO_OUTAGE_AFTER_SECONDS = 120  # bolt goes down two minutes after the server starts...
+DEMO_OUTAGE_SECONDS = 120  # ...for two minutes, so its breaker opens and closes again
+
+
+def demo_processor_environment(started_at: float) -> dict[str, str]:
+    """The SMARTPAY_PROCESSORS and SMARTPAY_SANDBOX_PROFILES of the demo processors, with
+    bolt's outage placed relative to ``started_at`` (unix seconds)."""
+    outage_start = int(started_at) + DEMO_OUTAGE_AFTER_SECONDS
+    profiles = {
+        "atlas": {
+            "fee_basis_points": 240,
+            "fee_fixed": 25,
+            "latency_ms": 40,
+            "latency_p99_ms": 160,
+            "approval_rate": 0.93,
+            "approval_by_brand": {"amex": 0.8},
+            "approval_by_amount_band": {"large": 0.9},
+            "retryable_decline_share": 0.5,
+            "seed": 1,
+        },
+        "bolt": {
+            "fee_basis_points": 290,
+            "fee_fixed": 30,
+            "latency_ms": 60,
+            "latency_p99_ms": 250,
+            "approval_rate": 0.97,
+            "approval_by_brand": {"amex": 0.88},
+            "retryable_decline_share": 0.5,
+            "outages": [{"start": outage_start, "end": outage_start + DEMO_OUTAGE_SECONDS}],
+            "seed": 2,
+        },
+        "cedar": {
+            "fee_basis_points": 270,
+            "fee_fixed": 30,
+            "latency_ms": 120,
+            "latency_p99_ms": 600,
+            "approval_rate": 0.92,
+            "retryable_decline_share": 0.5,
+            "seed": 3,
+        },
+    }
+    return {
+        "SMARTPAY_PROCESSORS": ",".join(profiles),
+        "SMARTPAY_SANDBOX_PROFILES": json.dumps(profiles),
+    }
 
 
 def _card(rng: random.Random) -> str:

@@ -71,8 +71,11 @@ class Database:
             # One connection: transactions are serialised by the lock below anyway, and a
             # single connection keeps its page cache, which another connection's write
             # would invalidate (a payment re-read ~200 pages from disk with a pool of them).
+            # (An in-memory database has a single connection already: its pool takes no size.)
+            in_memory = sa.engine.make_url(url).database in (None, "", ":memory:")
+            one_connection = {} if in_memory else {"pool_size": 1, "max_overflow": 0}
             self.engine = create_async_engine(
-                url, echo=echo, pool_reset_on_return=None, pool_size=1, max_overflow=0
+                url, echo=echo, pool_reset_on_return=None, **one_connection
             )
             _configure_sqlite(self.engine)
         else:
