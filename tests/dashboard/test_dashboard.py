@@ -170,3 +170,19 @@ def test_grouped_bars_are_escaped_and_scaled() -> None:
     bars = r'<rect x="[\d.]+" y="[\d.]+" width="[\d.]+" height="([\d.]+)" rx'  # not legends
     heights = [float(h) for h in re.findall(bars, svg)]
     assert len(heights) == 2 and heights[1] == 2 * heights[0]  # half of Stripe's price
+
+
+@pytest.mark.parametrize(
+    ("value", "value_format", "ticks"),
+    [
+        (5, "{:,.0f}", ["0", "2", "4", "6", "8"]),  # counts: whole steps, never 0 1 2 4 5
+        (1, "{:,.0f}", ["0", "1", "2", "3", "4"]),
+        (62.49, "{:,.2f}", ["0.00", "20.00", "40.00", "60.00", "80.00"]),
+        (100, "{:,.0f}", ["0", "25", "50", "75", "100"]),
+        (0.66, "{:.0%}", ["0%", "20%", "40%", "60%", "80%"]),
+    ],
+)
+def test_axis_ticks_are_round_numbers(value: float, value_format: str, ticks: list[str]) -> None:
+    svg = str(charts.line_chart("Ticks", [charts.Series("s", [("a", value)])], value_format))
+    labels = re.findall(r'text-anchor="end" font-size="11" fill="#697386">([^<]+)</text>', svg)
+    assert labels == ticks

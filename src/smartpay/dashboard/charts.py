@@ -30,15 +30,16 @@ class Series:
     points: Sequence[tuple[str, float]]  # (x label, value), in x order
 
 
-def _nice_ceiling(value: float) -> float:
-    """The smallest 1, 2 or 5 times a power of ten at or above ``value``."""
-    if value <= 0:
-        return 1.0
-    magnitude = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 5, 10):
-        if value <= step * magnitude:
-            return float(step * magnitude)
-    return float(10 * magnitude)
+def _axis_top(value: float, value_format: str) -> float:
+    """The top of a y axis from 0 to at least ``value``, so that its GRID_LINES steps are
+    1, 2, 2.5 or 5 times a power of ten, and whole numbers when the labels show none (a
+    count of 5 reads 0, 2, 4, 6, 8 rather than 0, 1, 2, 4, 5)."""
+    step = value / GRID_LINES if value > 0 else 0.25
+    magnitude = 10.0 ** math.floor(math.log10(step))
+    step = next(factor * magnitude for factor in (1, 2, 2.5, 5, 10) if step <= factor * magnitude)
+    if value_format.endswith(".0f}") and step != math.floor(step):
+        step = float(math.ceil(step))
+    return step * GRID_LINES
 
 
 def _frame(title: str, description: str, body: list[str]) -> Markup:
@@ -75,7 +76,7 @@ def line_chart(title: str, series: Sequence[Series], value_format: str = "{:,.0f
         labels += [label for label, _ in s.points if label not in labels]
     if not labels:
         return _frame(title, "No data yet.", [_empty()])
-    top = _nice_ceiling(max((v for s in series for _, v in s.points), default=0.0))
+    top = _axis_top(max((v for s in series for _, v in s.points), default=0.0), value_format)
     plot_width = WIDTH - MARGIN_LEFT - MARGIN_RIGHT
     plot_height = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
     step = plot_width / max(1, len(labels) - 1)
@@ -122,7 +123,7 @@ def bar_chart(
     """One bar per label, values from 0 to 1 (rates) or any non-negative number."""
     if not bars:
         return _frame(title, "No data yet.", [_empty()])
-    top = max(1.0, _nice_ceiling(max(v for _, v in bars))) if value_format != "{:.0%}" else 1.0
+    top = _axis_top(max(v for _, v in bars), value_format) if value_format != "{:.0%}" else 1.0
     plot_width = WIDTH - MARGIN_LEFT - MARGIN_RIGHT
     plot_height = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
     slot = plot_width / len(bars)
@@ -168,7 +169,7 @@ def grouped_bar_chart(
     series). Values are non-negative; the axis runs from 0 to the next round number."""
     if not groups:
         return _frame(title, "No data yet.", [_empty()])
-    top = _nice_ceiling(max(max(values, default=0.0) for _, values, _ in groups))
+    top = _axis_top(max(max(values, default=0.0) for _, values, _ in groups), value_format)
     plot_width = WIDTH - MARGIN_LEFT - MARGIN_RIGHT
     plot_height = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
     slot = plot_width / len(groups)
