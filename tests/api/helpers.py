@@ -19,7 +19,10 @@ DECLINE_CARDS = {
 THREE_D_SECURE_CARD = "4000002760003184"
 
 
-async def card(api: Api, number: str = "4242424242424242", **extra: str) -> dict[str, Any]:
+async def card(
+    api: Api, number: str = "4242424242424242", *, key: str | None = None, **extra: str
+) -> dict[str, Any]:
+    """A card payment method of the test merchant (or of the merchant whose ``key``)."""
     data = {
         "type": "card",
         "card[number]": number,
@@ -28,13 +31,20 @@ async def card(api: Api, number: str = "4242424242424242", **extra: str) -> dict
         "card[cvc]": "123",
         **extra,
     }
-    response = await api.post("/v1/payment_methods", data)
+    response = await api.post("/v1/payment_methods", data, key=key)
     assert response.status_code == 200, response.text
     return response.json()  # type: ignore[no-any-return]
 
 
-async def pay(api: Api, amount: int = 2000, number: str = "4242424242424242", **extra: str) -> Any:
-    method = await card(api, number)
+async def pay(
+    api: Api,
+    amount: int = 2000,
+    number: str = "4242424242424242",
+    *,
+    key: str | None = None,
+    **extra: str,
+) -> Any:
+    method = await card(api, number, key=key)
     data = {
         "amount": str(amount),
         "currency": "usd",
@@ -42,4 +52,4 @@ async def pay(api: Api, amount: int = 2000, number: str = "4242424242424242", **
         "confirm": "true",
         **extra,
     }
-    return await api.post("/v1/payment_intents", data)
+    return await api.post("/v1/payment_intents", data, key=key)

@@ -95,28 +95,7 @@ async def test_overview_draws_the_merchants_payments(api: Api, database: Databas
 async def test_payments_list_filter_and_detail(api: Api, database: Database) -> None:
     succeeded = (await pay(api)).json()
     declined = (await pay(api, number="4000000000009995")).json()["error"]["payment_intent"]
-    other_card = await api.post(
-        "/v1/payment_methods",
-        {
-            "type": "card",
-            "card[number]": "4242424242424242",
-            "card[exp_month]": "12",
-            "card[exp_year]": "2031",
-        },
-        key=api.other.secret_key,
-    )
-    foreign = (
-        await api.post(
-            "/v1/payment_intents",
-            {
-                "amount": "900",
-                "currency": "usd",
-                "payment_method": other_card.json()["id"],
-                "confirm": "true",
-            },
-            key=api.other.secret_key,
-        )
-    ).json()  # another merchant's
+    foreign = (await pay(api, 900, key=api.other.secret_key)).json()  # another merchant's
     async with _browser(api, database) as browser:
         listing = await browser.get("/dashboard/payments")
         filtered = await browser.get("/dashboard/payments", params={"status": "succeeded"})

@@ -16,7 +16,7 @@ from smartpay.dashboard.service import create_user
 from smartpay.decisions.kinds import Level
 from smartpay.decisions.service import DecisionService
 from smartpay.kit.db import Database
-from tests.api.helpers import pay
+from tests.api.helpers import card, pay
 from tests.card_scan import card_data_in_text
 from tests.conftest import Api
 from tests.decisions.fakes import FixedLocalVoter
@@ -67,26 +67,7 @@ async def _review_everything(api: Api, key: str | None = None) -> None:
 
 
 async def _held_payment(api: Api, key: str | None = None, amount: int = 2000) -> dict[str, Any]:
-    method = await api.post(
-        "/v1/payment_methods",
-        {
-            "type": "card",
-            "card[number]": "4242424242424242",
-            "card[exp_month]": "12",
-            "card[exp_year]": "2031",
-        },
-        key=key,
-    )
-    response = await api.post(
-        "/v1/payment_intents",
-        {
-            "amount": str(amount),
-            "currency": "usd",
-            "payment_method": method.json()["id"],
-            "confirm": "true",
-        },
-        key=key,
-    )
+    response = await pay(api, amount, key=key)
     intent: dict[str, Any] = response.json()
     assert intent["status"] == "requires_capture" and intent["review"], intent
     return intent
@@ -329,17 +310,7 @@ async def test_the_live_feed_streams_the_merchants_events(api: Api, database: Da
         assert ready["object"] == "stream.ready"
         intent = (await pay(api, amount=1700)).json()
         # Another merchant's payment in between never reaches this feed.
-        other_method = await api.post(
-            "/v1/payment_methods",
-            {
-                "type": "card",
-                "card[number]": "4242424242424242",
-                "card[exp_month]": "12",
-                "card[exp_year]": "2031",
-            },
-            key=api.other.secret_key,
-        )
-        assert other_method.status_code == 200
+        other_method = await card(api, key=api.other.secret_key)
         seen: list[dict[str, Any]] = []
         while not any(
             e["type"] == "payment_intent.succeeded" and e["data"]["object"]["id"] == intent["id"]
@@ -350,7 +321,7 @@ async def test_the_live_feed_streams_the_merchants_events(api: Api, database: Da
     subjects = {event["data"]["object"].get("id") for event in seen}
     # Only what happened after the page was drawn: nothing of the first payment again.
     assert all(event["id"] > since.group(1) for event in seen)
-    assert other_method.json()["id"] not in subjects
+    assert other_method["id"] not in subjects
     assert all(card_data_in_text(str(event)) == [] for event in seen)
 
 

@@ -17,7 +17,7 @@ import pytest
 from smartpay.dashboard import timeline
 from smartpay.dashboard.service import create_user
 from smartpay.kit.db import Database
-from smartpay.kit.ids import id_at, new_id
+from smartpay.kit.ids import id_at, id_time, new_id
 from smartpay.payments import repository as payments_repository
 from tests.api.helpers import pay
 from tests.card_scan import card_data_in_text
@@ -158,28 +158,7 @@ async def test_another_merchants_payment_and_events_never_show(
 ) -> None:
     mine, _ = await _cascaded_and_refunded_payment(api)
     await _priority(api, api.other.secret_key)
-    method = await api.post(
-        "/v1/payment_methods",
-        {
-            "type": "card",
-            "card[number]": "4242424242424242",
-            "card[exp_month]": "12",
-            "card[exp_year]": "2031",
-        },
-        key=api.other.secret_key,
-    )
-    theirs = (
-        await api.post(
-            "/v1/payment_intents",
-            {
-                "amount": "900",
-                "currency": "usd",
-                "payment_method": method.json()["id"],
-                "confirm": "true",
-            },
-            key=api.other.secret_key,
-        )
-    ).json()
+    theirs = (await pay(api, 900, key=api.other.secret_key)).json()
     their_events = [
         e["id"] for e in (await api.get("/v1/events", key=api.other.secret_key)).json()["data"]
     ]
@@ -207,7 +186,7 @@ async def test_another_merchants_payment_and_events_never_show(
 
 
 def test_an_id_tells_when_it_was_made() -> None:
-    assert timeline.id_time(id_at("evt", 1_800_000_000.25), 0.0) == pytest.approx(1_800_000_000.25)
-    assert abs(timeline.id_time(new_id("txn"), 0.0) - time.time()) < 60
-    assert timeline.id_time("legacy", 7.0) == 7.0
-    assert timeline.id_time("evt_" + "Z" * 24, 7.0) == 7.0
+    assert id_time(id_at("evt", 1_800_000_000.25), 0.0) == pytest.approx(1_800_000_000.25)
+    assert abs(id_time(new_id("txn"), 0.0) - time.time()) < 60
+    assert id_time("legacy", 7.0) == 7.0
+    assert id_time("evt_" + "Z" * 24, 7.0) == 7.0

@@ -23,26 +23,7 @@ async def _traffic(api: Api) -> dict[str, Any]:
     await pay(api, amount=500, currency="jpy")
     refund = await api.post("/v1/refunds", {"payment_intent": first["id"], "amount": "1000"})
     assert refund.status_code == 200, refund.text
-    other_card = await api.post(
-        "/v1/payment_methods",
-        {
-            "type": "card",
-            "card[number]": "4242424242424242",
-            "card[exp_month]": "12",
-            "card[exp_year]": "2031",
-        },
-        key=api.other.secret_key,
-    )
-    foreign = await api.post(
-        "/v1/payment_intents",
-        {
-            "amount": "9999",
-            "currency": "usd",
-            "payment_method": other_card.json()["id"],
-            "confirm": "true",
-        },
-        key=api.other.secret_key,
-    )
+    foreign = await pay(api, amount=9999, key=api.other.secret_key)
     assert foreign.json()["status"] == "succeeded"
     return first  # type: ignore[no-any-return]
 

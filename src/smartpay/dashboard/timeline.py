@@ -14,7 +14,6 @@ reach a page beyond the brand and last four the charges table shows already.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,17 +22,11 @@ from typing import Any
 
 from smartpay.events import repository as events_repository
 from smartpay.kit.db import Session
+from smartpay.kit.ids import id_time
 from smartpay.kit.money import format_amount
 from smartpay.ledger import repository as ledger_repository
 from smartpay.payments import repository as payments_repository
 from smartpay.webhooks import repository as webhooks_repository
-
-# The 11 base36 characters after an id's prefix are its creation time in microseconds
-# (kit/ids.new_id), finer than the whole seconds of the ``created`` columns: they order
-# a ledger entry before the event written a few milliseconds later.
-_ID_TIME_CHARS = 11
-_SMARTPAY_ID = re.compile(r"^[a-z]+(_[a-z]+)*_[0-9a-z]{24}$")
-_MICROS = 1_000_000
 
 
 class Kind(IntEnum):
@@ -77,15 +70,6 @@ class Item:
 def when_text(at: float) -> str:
     """To the millisecond: a cascade's attempts are milliseconds apart."""
     return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
-
-
-def id_time(object_id: str, fallback: float) -> float:
-    """When a SmartPay id was made (unix seconds), or ``fallback`` for an id of another
-    shape (imported or hand-written)."""
-    if not _SMARTPAY_ID.fullmatch(object_id):
-        return fallback
-    encoded = object_id.rpartition("_")[2]
-    return int(encoded[:_ID_TIME_CHARS], 36) / _MICROS
 
 
 def _text(value: Any) -> str:
@@ -162,6 +146,8 @@ def _ledger_item(row: Any, lines: Sequence[Any]) -> Item:
     facts = [("Reference", f"{row.reference_type} {row.reference_id}")]
     if row.settles_entry_id:
         facts.append(("Settles", row.settles_entry_id))
+    # Times from the ids (microseconds), not ``created`` (whole seconds): they order a
+    # ledger entry before the event written a few milliseconds later.
     return Item(
         id_time(row.id, float(row.created)),
         Kind.LEDGER,
