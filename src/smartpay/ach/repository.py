@@ -203,9 +203,7 @@ async def transfers_of_escrow(session: Session, escrow_id: str) -> list[sa.Row[A
 
 async def odfi_state(session: Session, odfi: str) -> sa.Row[Any]:
     """The ODFI's state row, created on first use, locked for this transaction."""
-    await session.execute(
-        insert_if_absent(session, ach_odfi_state, {"odfi": odfi, "next_sequence": 1})
-    )
+    await session.execute(insert_if_absent(ach_odfi_state, {"odfi": odfi, "next_sequence": 1}))
     query = sa.select(ach_odfi_state).where(ach_odfi_state.c.odfi == odfi).with_for_update()
     return (await session.execute(query)).one()
 
@@ -274,7 +272,7 @@ async def merchant_names(session: Session, ids: Collection[str]) -> dict[str, st
 
 async def claim_return_file(session: Session, **values: Any) -> bool:
     """Records an ingested return file; False when a file of that name was already."""
-    result = await session.execute(insert_if_absent(session, ach_return_files, values))
+    result = await session.execute(insert_if_absent(ach_return_files, values))
     return bool(result.rowcount)
 
 
@@ -289,7 +287,7 @@ async def set_return_file_counts(session: Session, name: str, **values: Any) -> 
 
 async def insert_costs(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     if rows:
-        await session.execute(insert_if_absent(session, processing_costs, list(rows)))
+        await session.execute(insert_if_absent(processing_costs, list(rows)))
 
 
 async def captured_charges_without_cost(session: Session, limit: int) -> list[sa.Row[Any]]:

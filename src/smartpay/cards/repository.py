@@ -27,15 +27,19 @@ _WITH_BANK = payment_methods.outerjoin(
 )
 
 
-async def get(session: Session, merchant_id: str, payment_method_id: str) -> sa.Row[Any] | None:
-    query = (
-        sa.select(payment_methods, *_BANK_COLUMNS)
-        .select_from(_WITH_BANK)
-        .where(
-            payment_methods.c.id == payment_method_id, payment_methods.c.merchant_id == merchant_id
-        )
+_GET = (
+    sa.select(payment_methods, *_BANK_COLUMNS)
+    .select_from(_WITH_BANK)
+    .where(
+        payment_methods.c.id == sa.bindparam("payment_method_id"),
+        payment_methods.c.merchant_id == sa.bindparam("merchant_id"),
     )
-    return (await session.execute(query)).first()
+)
+
+
+async def get(session: Session, merchant_id: str, payment_method_id: str) -> sa.Row[Any] | None:
+    parameters = {"payment_method_id": payment_method_id, "merchant_id": merchant_id}
+    return (await session.execute(_GET, parameters)).first()
 
 
 async def update(session: Session, payment_method_id: str, **values: Any) -> None:

@@ -20,7 +20,7 @@ from smartpay.kit.pagination import ListParams, Page, fetch_page
 
 async def insert_decision(session: Session, values: dict[str, Any]) -> bool:
     """Insert the decision unless one with its request key exists; True if inserted."""
-    result = await session.execute(insert_if_absent(session, decisions, values))
+    result = await session.execute(insert_if_absent(decisions, values))
     return bool(result.rowcount)
 
 
@@ -79,7 +79,7 @@ async def page(
 async def claim_action(session: Session, **values: Any) -> bool:
     """Claim (merchant, subject, action); False if it was claimed before."""
     row = {**values, "status": ActionStatus.DONE.value, "result": {}}
-    result = await session.execute(insert_if_absent(session, decision_actions, row))
+    result = await session.execute(insert_if_absent(decision_actions, row))
     return bool(result.rowcount)
 
 
@@ -144,7 +144,7 @@ async def save_policy(session: Session, values: dict[str, Any]) -> None:
         .values(**values)
     )
     if not updated.rowcount:
-        await session.execute(insert_if_absent(session, decision_policies, values))
+        await session.execute(insert_if_absent(decision_policies, values))
         await session.execute(
             sa.update(decision_policies)
             .where(decision_policies.c.merchant_id == merchant_id)

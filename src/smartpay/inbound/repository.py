@@ -12,7 +12,7 @@ from smartpay.kit.db import Session, insert_if_absent
 
 async def insert_once(session: Session, values: dict[str, Any]) -> bool:
     """Store a provider event unless it is already stored; True if it was new."""
-    result = await session.execute(insert_if_absent(session, inbound_events), values)
+    result = await session.execute(insert_if_absent(inbound_events), values)
     return bool(result.rowcount)
 
 

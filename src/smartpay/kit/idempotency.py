@@ -86,7 +86,7 @@ async def claim(
         "status": KeyStatus.IN_PROGRESS.value,
         "created": now,
     }
-    inserted = await session.execute(insert_if_absent(session, table), values)
+    inserted = await session.execute(insert_if_absent(table), values)
     if inserted.rowcount == 1:
         return None
     row = (

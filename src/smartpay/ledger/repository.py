@@ -25,15 +25,22 @@ _SIGNED = journal_lines.c.debit - journal_lines.c.credit
 # --- accounts ----------------------------------------------------------------------------
 
 
+_ACCOUNTS = sa.select(ledger_accounts.c.code, ledger_accounts.c.id).where(
+    ledger_accounts.c.merchant_id == sa.bindparam("merchant_id"),
+    ledger_accounts.c.currency == sa.bindparam("currency"),
+    ledger_accounts.c.code.in_(sa.bindparam("codes", expanding=True)),
+)
+
+
 async def account_ids(
     session: Session, merchant_id: str, currency: str, codes: Collection[AccountCode]
 ) -> dict[AccountCode, int]:
-    query = sa.select(ledger_accounts.c.code, ledger_accounts.c.id).where(
-        ledger_accounts.c.merchant_id == merchant_id,
-        ledger_accounts.c.currency == currency,
-        ledger_accounts.c.code.in_([code.value for code in codes]),
-    )
-    return {AccountCode(row.code): row.id for row in await session.execute(query)}
+    parameters = {
+        "merchant_id": merchant_id,
+        "currency": currency,
+        "codes": [code.value for code in codes],
+    }
+    return {AccountCode(row.code): row.id for row in await session.execute(_ACCOUNTS, parameters)}
 
 
 async def account_ids_for_pairs(
@@ -55,7 +62,7 @@ async def insert_missing_accounts(session: Session, rows: list[dict[str, Any]]) 
     creating overlapping sets take their index locks in the same order: no deadlock."""
     if rows:
         ordered = sorted(rows, key=lambda r: (r["merchant_id"], r["currency"], r["code"]))
-        await session.execute(insert_if_absent(session, ledger_accounts, ordered))
+        await session.execute(insert_if_absent(ledger_accounts, ordered))
 
 
 # --- writing entries ---------------------------------------------------------------------
@@ -75,7 +82,7 @@ async def insert_settlement_entries(session: Session, entries: list[dict[str, An
     the captures this call settled."""
     if not entries:
         return set()
-    statement = insert_if_absent(session, journal_entries, entries).returning(
+    statement = insert_if_absent(journal_entries, entries).returning(
         journal_entries.c.settles_entry_id
     )
     return {row.settles_entry_id for row in await session.execute(statement)}

@@ -129,7 +129,6 @@ async def record_heartbeat(session: Session, worker_id: str, now: int, started_a
     """Insert or refresh this worker's row."""
     inserted = await session.execute(
         insert_if_absent(
-            session,
             worker_heartbeats,
             {"worker_id": worker_id, "started_at": started_at, "beat_at": now},
         )

@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from smartpay.kit.db import Session
+from smartpay.kit.db import ROW_ID, Session, update_by_id
 from smartpay.kit.pagination import CreatedFilter, ListParams, Page, created_clauses, fetch_page
 from smartpay.payments.models import (
     AttemptStatus,
@@ -22,21 +22,23 @@ async def insert_intent(session: Session, **values: Any) -> None:
     await session.execute(sa.insert(payment_intents), values)
 
 
+_GET_PAYMENT_INTENTS = sa.select(payment_intents).where(
+    payment_intents.c.id == sa.bindparam(ROW_ID),
+    payment_intents.c.merchant_id == sa.bindparam("merchant_id"),
+)
+_GET_PAYMENT_INTENTS_FOR_UPDATE = _GET_PAYMENT_INTENTS.with_for_update()
+
+
 async def get_intent(
     session: Session, merchant_id: str, intent_id: str, *, for_update: bool = False
 ) -> sa.Row[Any] | None:
-    query = sa.select(payment_intents).where(
-        payment_intents.c.id == intent_id, payment_intents.c.merchant_id == merchant_id
-    )
-    if for_update:
-        query = query.with_for_update()
-    return (await session.execute(query)).first()
+    query = _GET_PAYMENT_INTENTS_FOR_UPDATE if for_update else _GET_PAYMENT_INTENTS
+    parameters = {ROW_ID: intent_id, "merchant_id": merchant_id}
+    return (await session.execute(query, parameters)).first()
 
 
 async def update_intent(session: Session, intent_id: str, **values: Any) -> None:
-    await session.execute(
-        sa.update(payment_intents).where(payment_intents.c.id == intent_id).values(**values)
-    )
+    await session.execute(update_by_id(payment_intents), {ROW_ID: intent_id, **values})
 
 
 async def page_intents(
@@ -57,19 +59,22 @@ async def insert_charge(session: Session, **values: Any) -> None:
     await session.execute(sa.insert(charges), values)
 
 
+_GET_CHARGES = sa.select(charges).where(
+    charges.c.id == sa.bindparam(ROW_ID), charges.c.merchant_id == sa.bindparam("merchant_id")
+)
+_GET_CHARGES_FOR_UPDATE = _GET_CHARGES.with_for_update()
+
+
 async def get_charge(
     session: Session, merchant_id: str, charge_id: str, *, for_update: bool = False
 ) -> sa.Row[Any] | None:
-    query = sa.select(charges).where(
-        charges.c.id == charge_id, charges.c.merchant_id == merchant_id
-    )
-    if for_update:
-        query = query.with_for_update()
-    return (await session.execute(query)).first()
+    query = _GET_CHARGES_FOR_UPDATE if for_update else _GET_CHARGES
+    parameters = {ROW_ID: charge_id, "merchant_id": merchant_id}
+    return (await session.execute(query, parameters)).first()
 
 
 async def update_charge(session: Session, charge_id: str, **values: Any) -> None:
-    await session.execute(sa.update(charges).where(charges.c.id == charge_id).values(**values))
+    await session.execute(update_by_id(charges), {ROW_ID: charge_id, **values})
 
 
 async def add_refunded_amount(session: Session, charge_id: str, amount: int) -> None:
@@ -108,9 +113,12 @@ async def get_attempt(session: Session, attempt_id: str) -> sa.Row[Any] | None:
 
 
 async def update_attempt(session: Session, attempt_id: str, **values: Any) -> None:
-    await session.execute(
-        sa.update(payment_attempts).where(payment_attempts.c.id == attempt_id).values(**values)
-    )
+    await session.execute(update_by_id(payment_attempts), {ROW_ID: attempt_id, **values})
+
+
+_CLAIM_ATTEMPT = update_by_id(payment_attempts).where(
+    payment_attempts.c.status.in_(sa.bindparam("expected", expanding=True))
+)
 
 
 async def claim_attempt(
@@ -120,11 +128,8 @@ async def claim_attempt(
 
     Whoever flips the status applies the outcome, so a result is never applied twice
     (the request path, the 3-D Secure page and the janitor may race)."""
-    result = await session.execute(
-        sa.update(payment_attempts)
-        .where(payment_attempts.c.id == attempt_id, payment_attempts.c.status.in_(expected))
-        .values(**values)
-    )
+    parameters = {ROW_ID: attempt_id, "expected": sorted(expected), **values}
+    result = await session.execute(_CLAIM_ATTEMPT, parameters)
     return result.rowcount == 1
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from smartpay.kit.db import Session, insert_if_absent
+from smartpay.kit.db import Session, insert_if_absent, upsert
 from smartpay.kit.pagination import ListParams, Page, fetch_page
 from smartpay.payments.models import payment_intents
 from smartpay.risk.models import (
@@ -23,29 +23,33 @@ from smartpay.risk.models import (
 
 # ----------------------------------------------------------------- live feature state
 
+_STATE_UPSERT = upsert(risk_feature_state, ["key"], replace=["state", "updated_at"])
+_TERMINAL_DAY_UPSERT = upsert(
+    risk_terminal_days, ["merchant_id", "day", "shard"], add=["transactions", "frauds"]
+)
+_LABEL_UPSERT = upsert(
+    risk_labels, ["payment_intent_id"], replace=["is_fraud", "source", "created"]
+)
+
+
+# The statements of every payment are built once: SQLAlchemy then reuses their cache
+# keys and compiled forms, where a statement built per call is keyed again each time.
+_STATES = sa.select(risk_feature_state.c.key, risk_feature_state.c.state).where(
+    risk_feature_state.c.key.in_(sa.bindparam("keys", expanding=True))
+)
+# Serialises concurrent payments of the same card or customer on their rows (PostgreSQL),
+# so their read-modify-write of the counters does not lose an update.
+_STATES_FOR_UPDATE = _STATES.with_for_update()
+
 
 async def read_feature_states(
     session: Session, keys: Sequence[str], *, for_update: bool
 ) -> dict[str, Any]:
     """The stored states of `keys` (absent keys are missing from the answer); one SELECT."""
-    query = sa.select(risk_feature_state.c.key, risk_feature_state.c.state).where(
-        risk_feature_state.c.key.in_(keys)
-    )
-    if for_update and session.dialect.name == "postgresql":
-        # Serialises concurrent payments of the same card or customer on their rows,
-        # so their read-modify-write of the counters does not lose an update.
-        query = query.with_for_update()
-    return {row.key: row.state for row in (await session.execute(query)).all()}
-
-
-def _upsert(session: Session, table: sa.Table) -> Any:
-    if session.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(table)
+    locking = for_update and session.dialect.name == "postgresql"
+    query = _STATES_FOR_UPDATE if locking else _STATES
+    rows = (await session.execute(query, {"keys": list(keys)})).all()
+    return {row.key: row.state for row in rows}
 
 
 async def write_feature_states(
@@ -54,15 +58,38 @@ async def write_feature_states(
     """Insert or replace the states of several keys: one statement, executed for many rows."""
     if not states:
         return
-    statement = _upsert(session, risk_feature_state)
-    statement = statement.on_conflict_do_update(
-        index_elements=[risk_feature_state.c.key],
-        set_={"state": statement.excluded.state, "updated_at": statement.excluded.updated_at},
-    )
     await session.execute(
-        statement,
+        _STATE_UPSERT,
         [{"key": key, "state": state, "updated_at": updated_at} for key, state in states.items()],
     )
+
+
+def _terminal_query() -> sa.CompoundSelect[Any]:
+    days = risk_terminal_days
+    first_seen = risk_terminal_first_seen
+    merchant_id = sa.bindparam("merchant_id", type_=sa.String)
+    no_float = sa.cast(sa.null(), sa.Float)
+    no_integer = sa.cast(sa.null(), sa.BigInteger)
+    counters = (
+        sa.select(
+            days.c.day.label("day"),
+            sa.func.sum(days.c.transactions).label("transactions"),
+            sa.func.sum(days.c.frauds).label("frauds"),
+            no_float.label("first_seen"),
+        )
+        .where(
+            days.c.merchant_id == merchant_id,
+            days.c.day.between(sa.bindparam("first_day"), sa.bindparam("last_day")),
+        )
+        .group_by(days.c.day)
+    )
+    seen = sa.select(
+        sa.cast(sa.null(), sa.Integer), no_integer, no_integer, first_seen.c.first_seen
+    ).where(first_seen.c.merchant_id == merchant_id)
+    return sa.union_all(counters, seen)
+
+
+_TERMINAL = _terminal_query()
 
 
 async def read_terminal_days(
@@ -74,26 +101,10 @@ async def read_terminal_days(
     One statement: the first-seen row is a UNION ALL branch of the day-counter query
     (its day is NULL), so the merchant's age costs no extra round trip per payment.
     """
-    days = risk_terminal_days
-    first_seen = risk_terminal_first_seen
-    no_float = sa.cast(sa.null(), sa.Float)
-    no_integer = sa.cast(sa.null(), sa.BigInteger)
-    counters = (
-        sa.select(
-            days.c.day.label("day"),
-            sa.func.sum(days.c.transactions).label("transactions"),
-            sa.func.sum(days.c.frauds).label("frauds"),
-            no_float.label("first_seen"),
-        )
-        .where(days.c.merchant_id == merchant_id, days.c.day.between(first_day, last_day))
-        .group_by(days.c.day)
-    )
-    seen = sa.select(
-        sa.cast(sa.null(), sa.Integer), no_integer, no_integer, first_seen.c.first_seen
-    ).where(first_seen.c.merchant_id == merchant_id)
     by_day: dict[int, tuple[int, int]] = {}
     merchant_first_seen: float | None = None
-    for day, count, frauds, seen_at in (await session.execute(sa.union_all(counters, seen))).all():
+    parameters = {"merchant_id": merchant_id, "first_day": first_day, "last_day": last_day}
+    for day, count, frauds, seen_at in (await session.execute(_TERMINAL, parameters)).all():
         if day is None:
             merchant_first_seen = float(seen_at)
         else:
@@ -106,7 +117,6 @@ async def record_terminal_first_seen(session: Session, merchant_id: str, seen_at
     (a concurrent first payment that also saw none leaves the stored one in place)."""
     await session.execute(
         insert_if_absent(
-            session,
             risk_terminal_first_seen,
             {"merchant_id": merchant_id, "first_seen": seen_at},
         )
@@ -116,33 +126,30 @@ async def record_terminal_first_seen(session: Session, merchant_id: str, seen_at
 async def add_to_terminal_day(
     session: Session, merchant_id: str, day: int, shard: int, transactions: int, frauds: int
 ) -> None:
-    statement = _upsert(session, risk_terminal_days).values(
-        merchant_id=merchant_id, day=day, shard=shard, transactions=transactions, frauds=frauds
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=[
-            risk_terminal_days.c.merchant_id,
-            risk_terminal_days.c.day,
-            risk_terminal_days.c.shard,
-        ],
-        set_={
-            "transactions": risk_terminal_days.c.transactions + transactions,
-            "frauds": risk_terminal_days.c.frauds + frauds,
+    await session.execute(
+        _TERMINAL_DAY_UPSERT,
+        {
+            "merchant_id": merchant_id,
+            "day": day,
+            "shard": shard,
+            "transactions": transactions,
+            "frauds": frauds,
         },
     )
-    await session.execute(statement)
 
 
 # ----------------------------------------------------------------- rules and lists
 
 
+_RULES = (
+    sa.select(risk_rules)
+    .where(risk_rules.c.merchant_id == sa.bindparam("merchant_id"))
+    .order_by(risk_rules.c.position, risk_rules.c.id)
+)
+
+
 async def merchant_rules(session: Session, merchant_id: str) -> list[sa.Row[Any]]:
-    query = (
-        sa.select(risk_rules)
-        .where(risk_rules.c.merchant_id == merchant_id)
-        .order_by(risk_rules.c.position, risk_rules.c.id)
-    )
-    return list((await session.execute(query)).all())
+    return list((await session.execute(_RULES, {"merchant_id": merchant_id})).all())
 
 
 async def get_rule(session: Session, merchant_id: str, rule_id: str) -> sa.Row[Any] | None:
@@ -168,24 +175,32 @@ async def page_rules(session: Session, merchant_id: str, params: ListParams) -> 
     return await fetch_page(session, risk_rules, params, [risk_rules.c.merchant_id == merchant_id])
 
 
+_MATCHING = sa.select(
+    risk_list_entries.c.id,
+    risk_list_entries.c.kind,
+    risk_list_entries.c.value,
+    risk_list_entries.c.action,
+).where(
+    risk_list_entries.c.merchant_id == sa.bindparam("merchant_id"),
+    risk_list_entries.c.value.in_(sa.bindparam("values", expanding=True)),
+)
+
+
 async def matching_list_entries(
     session: Session, merchant_id: str, candidates: Sequence[tuple[str, str]]
 ) -> list[sa.Row[Any]]:
     """The merchant's list entries equal to any of the (kind, value) candidates."""
     if not candidates:
         return []
-    entries = risk_list_entries
-    query = sa.select(entries.c.id, entries.c.kind, entries.c.value, entries.c.action).where(
-        entries.c.merchant_id == merchant_id,
-        entries.c.value.in_({value for _, value in candidates}),
-    )
+    values = list({value for _, value in candidates})
+    rows = (await session.execute(_MATCHING, {"merchant_id": merchant_id, "values": values})).all()
     wanted = set(candidates)
-    return [row for row in (await session.execute(query)).all() if (row.kind, row.value) in wanted]
+    return [row for row in rows if (row.kind, row.value) in wanted]
 
 
 async def insert_list_entry(session: Session, **values: Any) -> bool:
     """False when the merchant already has an entry for this kind and value."""
-    result = await session.execute(insert_if_absent(session, risk_list_entries, values))
+    result = await session.execute(insert_if_absent(risk_list_entries, values))
     return bool(result.rowcount)
 
 
@@ -274,16 +289,7 @@ async def get_label(session: Session, payment_intent_id: str) -> sa.Row[Any] | N
 
 
 async def put_label(session: Session, **values: Any) -> None:
-    statement = _upsert(session, risk_labels).values(**values)
-    statement = statement.on_conflict_do_update(
-        index_elements=[risk_labels.c.payment_intent_id],
-        set_={
-            "is_fraud": statement.excluded.is_fraud,
-            "source": statement.excluded.source,
-            "created": statement.excluded.created,
-        },
-    )
-    await session.execute(statement)
+    await session.execute(_LABEL_UPSERT, values)
 
 
 async def payment_method_fingerprint(

@@ -6,9 +6,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
-from smartpay.kit.db import Session
+from smartpay.kit.db import Session, insert_if_absent
 from smartpay.routing.bandit import ArmIncrement, ArmStats, stats_keys
 from smartpay.routing.breaker import BreakerRecord, BreakerState
 from smartpay.routing.models import routing_breakers, routing_configs, routing_stats
@@ -16,12 +15,6 @@ from smartpay.routing.models import routing_breakers, routing_configs, routing_s
 # 2^-60 is below any count that matters; PostgreSQL raises on float underflow, so the
 # decay exponent is capped there.
 _MAX_HALF_LIVES = 60.0
-
-
-def _insert_ignore(session: Session, table: sa.Table, values: dict[str, Any]) -> Any:
-    if session.dialect.name == "postgresql":
-        return postgresql.insert(table).values(**values).on_conflict_do_nothing()
-    return sqlite.insert(table).values(**values).on_conflict_do_nothing()
 
 
 async def get_config(session: Session, merchant_id: str) -> sa.Row[Any] | None:
@@ -39,8 +32,7 @@ async def save_config(
     )
     if changed.rowcount == 0:
         await session.execute(
-            _insert_ignore(
-                session,
+            insert_if_absent(
                 routing_configs,
                 {"merchant_id": merchant_id, "document": document, "updated": updated},
             )
@@ -77,8 +69,7 @@ async def add_increments(
     processes never lose each other's counts. ``increments``: by segment key."""
     for name, increment in increments.items():
         await session.execute(
-            _insert_ignore(
-                session,
+            insert_if_absent(
                 routing_stats,
                 {
                     "processor": processor,
@@ -143,7 +134,7 @@ async def load_breakers(session: Session, processors: Sequence[str]) -> dict[str
 async def lock_breaker(session: Session, processor: str) -> BreakerRecord:
     """The processor's breaker, locked until the transaction ends (created if new)."""
     fresh = BreakerRecord(processor)
-    await session.execute(_insert_ignore(session, routing_breakers, _breaker_values(fresh)))
+    await session.execute(insert_if_absent(routing_breakers, _breaker_values(fresh)))
     query = (
         sa.select(routing_breakers)
         .where(routing_breakers.c.processor == processor)

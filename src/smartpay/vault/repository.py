@@ -27,11 +27,14 @@ async def insert(
     )
 
 
+_GET = sa.select(vault_cards).where(
+    vault_cards.c.id == sa.bindparam("token"),
+    vault_cards.c.merchant_id == sa.bindparam("merchant_id"),
+)
+
+
 async def get(session: Session, merchant_id: str, token: str) -> sa.Row[Any] | None:
-    query = sa.select(vault_cards).where(
-        vault_cards.c.id == token, vault_cards.c.merchant_id == merchant_id
-    )
-    return (await session.execute(query)).first()
+    return (await session.execute(_GET, {"token": token, "merchant_id": merchant_id})).first()
 
 
 async def batch_not_under_version(

@@ -205,7 +205,7 @@ async def count_events_between(
 async def insert_deliveries(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert delivery rows, skipping (event, endpoint) pairs that already have one."""
     if rows:
-        await session.execute(insert_if_absent(session, webhook_deliveries), rows)
+        await session.execute(insert_if_absent(webhook_deliveries), rows)
 
 
 async def claim_due(session: Session, now: int, lease_until: int, limit: int) -> list[str]:

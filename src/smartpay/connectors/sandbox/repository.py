@@ -39,7 +39,7 @@ async def insert_once(session: Session, values: dict[str, Any]) -> _Row:
     """Insert unless the key exists, and return the key's row: ours (one statement, the
     usual case), or the first one if the key was seen before or a concurrent call won (on
     PostgreSQL the insert waits for that call to commit)."""
-    statement = insert_if_absent(session, sandbox_records).returning(*sandbox_records.c)
+    statement = insert_if_absent(sandbox_records).returning(*sandbox_records.c)
     row = (await session.execute(statement, values)).first()
     if row is None:
         row = await find_by_key(session, values["processor"], values["idempotency_key"])
