@@ -116,6 +116,17 @@ def update_by_id(table: sa.Table) -> sa.Update:
     return sa.update(table).where(table.c.id == sa.bindparam(ROW_ID))
 
 
+@functools.cache
+def select_owned_by_id(table: sa.Table, *, for_update: bool = False) -> sa.Select[Any]:
+    """``SELECT * FROM table WHERE id = :row_id AND merchant_id = :merchant_id`` (locking
+    the row with `for_update`), built once per table like `update_by_id`: one merchant's
+    row, never another's."""
+    query = sa.select(table).where(
+        table.c.id == sa.bindparam(ROW_ID), table.c.merchant_id == sa.bindparam("merchant_id")
+    )
+    return query.with_for_update() if for_update else query
+
+
 def _on_conflict(statement: sa.Insert, clause: str) -> sa.Insert:
     """`statement` followed by an ON CONFLICT clause, as a statement SQLAlchemy caches.
 
@@ -156,15 +167,15 @@ def upsert(
     """An INSERT whose row, when one with the same `conflict` columns exists, updates it
     instead: `replace` columns take the new values, `add` columns add them to the stored
     ones. Constant, like ``insert_if_absent`` without values: rows go to ``execute``."""
+    unknown = [column for column in (*conflict, *replace, *add) if column not in table.c]
+    if unknown:  # a misspelt column fails here, not in the database
+        raise KeyError(f"{table.name} has no column {', '.join(unknown)}")
     name = _quoted(table.name)
     assignments = [f"{_quoted(column)} = excluded.{_quoted(column)}" for column in replace]
     assignments += [
         f"{_quoted(column)} = {name}.{_quoted(column)} + excluded.{_quoted(column)}"
         for column in add
     ]
-    unknown = [name for name in (*conflict, *replace, *add) if name not in table.c]
-    if unknown:  # a misspelt column fails here, not in the database
-        raise KeyError(f"{table.name} has no column {', '.join(unknown)}")
     target = ", ".join(_quoted(column) for column in conflict)
     return _on_conflict(
         sa.insert(table), f"ON CONFLICT ({target}) DO UPDATE SET {', '.join(assignments)}"

@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from smartpay.kit.db import ROW_ID, Session, update_by_id
+from smartpay.kit.db import ROW_ID, Session, select_owned_by_id, update_by_id
 from smartpay.kit.pagination import CreatedFilter, ListParams, Page, created_clauses, fetch_page
 from smartpay.payments.models import (
     AttemptStatus,
@@ -22,17 +22,10 @@ async def insert_intent(session: Session, **values: Any) -> None:
     await session.execute(sa.insert(payment_intents), values)
 
 
-_GET_PAYMENT_INTENTS = sa.select(payment_intents).where(
-    payment_intents.c.id == sa.bindparam(ROW_ID),
-    payment_intents.c.merchant_id == sa.bindparam("merchant_id"),
-)
-_GET_PAYMENT_INTENTS_FOR_UPDATE = _GET_PAYMENT_INTENTS.with_for_update()
-
-
 async def get_intent(
     session: Session, merchant_id: str, intent_id: str, *, for_update: bool = False
 ) -> sa.Row[Any] | None:
-    query = _GET_PAYMENT_INTENTS_FOR_UPDATE if for_update else _GET_PAYMENT_INTENTS
+    query = select_owned_by_id(payment_intents, for_update=for_update)
     parameters = {ROW_ID: intent_id, "merchant_id": merchant_id}
     return (await session.execute(query, parameters)).first()
 
@@ -59,16 +52,10 @@ async def insert_charge(session: Session, **values: Any) -> None:
     await session.execute(sa.insert(charges), values)
 
 
-_GET_CHARGES = sa.select(charges).where(
-    charges.c.id == sa.bindparam(ROW_ID), charges.c.merchant_id == sa.bindparam("merchant_id")
-)
-_GET_CHARGES_FOR_UPDATE = _GET_CHARGES.with_for_update()
-
-
 async def get_charge(
     session: Session, merchant_id: str, charge_id: str, *, for_update: bool = False
 ) -> sa.Row[Any] | None:
-    query = _GET_CHARGES_FOR_UPDATE if for_update else _GET_CHARGES
+    query = select_owned_by_id(charges, for_update=for_update)
     parameters = {ROW_ID: charge_id, "merchant_id": merchant_id}
     return (await session.execute(query, parameters)).first()
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from smartpay.kit.db import Session
+from smartpay.kit.db import ROW_ID, Session, select_owned_by_id
 from smartpay.vault.crypto import SealedRecord
 from smartpay.vault.models import vault_cards
 
@@ -27,14 +27,9 @@ async def insert(
     )
 
 
-_GET = sa.select(vault_cards).where(
-    vault_cards.c.id == sa.bindparam("token"),
-    vault_cards.c.merchant_id == sa.bindparam("merchant_id"),
-)
-
-
 async def get(session: Session, merchant_id: str, token: str) -> sa.Row[Any] | None:
-    return (await session.execute(_GET, {"token": token, "merchant_id": merchant_id})).first()
+    parameters = {ROW_ID: token, "merchant_id": merchant_id}
+    return (await session.execute(select_owned_by_id(vault_cards), parameters)).first()
 
 
 async def batch_not_under_version(
