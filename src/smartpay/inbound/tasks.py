@@ -19,8 +19,7 @@ from smartpay.errors import OutcomeUnknown, ProcessorUnavailable
 from smartpay.inbound import service
 from smartpay.inbound.models import InboundStatus
 from smartpay.payments import repository as payments
-from smartpay.payments.flows import OPEN_ATTEMPT
-from smartpay.payments.models import AttemptStatus
+from smartpay.payments.models import OPEN_ATTEMPT, AttemptStatus
 from smartpay.platform import Platform
 
 logger = logging.getLogger("smartpay.inbound")

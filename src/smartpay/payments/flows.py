@@ -65,6 +65,7 @@ from smartpay.kit.params import merge_metadata
 from smartpay.ledger import service as ledger
 from smartpay.payments import repository
 from smartpay.payments.models import (
+    OPEN_ATTEMPT,
     AttemptStatus,
     CaptureMethod,
     ChargeStatus,
@@ -111,7 +112,6 @@ logger = logging.getLogger("smartpay.payments")
 _tracer = trace.get_tracer("smartpay.payments")
 T = TypeVar("T")
 
-OPEN_ATTEMPT = {AttemptStatus.PENDING.value, AttemptStatus.UNKNOWN.value}
 # A pending attempt older than the processor timeout plus this margin belongs to a
 # request that died; younger ones may still be in flight and are left alone.
 PENDING_GRACE_SECONDS = 5.0

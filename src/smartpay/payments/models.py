@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Final
 
 import sqlalchemy as sa
 
@@ -29,6 +30,10 @@ class AttemptStatus(StrEnum):
     DECLINED = "declined"  # logical decline from the processor
     REQUIRES_ACTION = "requires_action"  # waiting on a 3-D Secure challenge
     FAILED = "failed"  # technical failure; the processor certainly did nothing
+
+
+# Attempts still waiting for the processor's answer.
+OPEN_ATTEMPT: Final = frozenset({AttemptStatus.PENDING.value, AttemptStatus.UNKNOWN.value})
 
 
 class ChargeStatus(StrEnum):

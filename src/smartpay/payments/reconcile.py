@@ -13,7 +13,7 @@ from smartpay.connectors.base import ProcessorRecord, RecordKind, RecordStatus
 from smartpay.connectors.registry import ConnectorRegistry
 from smartpay.kit.db import Database
 from smartpay.payments import repository
-from smartpay.payments.models import AttemptStatus
+from smartpay.payments.models import OPEN_ATTEMPT, AttemptStatus
 
 _OPERATION_OF_KIND = {
     RecordKind.AUTHORIZATION: "authorize",
@@ -70,7 +70,7 @@ def compare(processor: str, attempts: list, records: list[ProcessorRecord]) -> l
             )
             continue
         seen.add(record.idempotency_key)
-        if attempt.status in (AttemptStatus.PENDING.value, AttemptStatus.UNKNOWN.value):
+        if attempt.status in OPEN_ATTEMPT:
             out.append(
                 Mismatch(
                     processor,
@@ -106,7 +106,20 @@ def compare(processor: str, attempts: list, records: list[ProcessorRecord]) -> l
                 )
             )
     for key, attempt in by_key.items():
-        if key not in seen and attempt.status in _MOVED_MONEY:
+        if key in seen:
+            continue
+        if attempt.status in OPEN_ATTEMPT:
+            # The processor may never have seen it (the request died before the call):
+            # unresolved until the janitor fails it, which clears it from this report.
+            out.append(
+                Mismatch(
+                    processor,
+                    key,
+                    f"attempt {attempt.id} is still {attempt.status}; the processor "
+                    "has no record of it yet",
+                )
+            )
+        elif attempt.status in _MOVED_MONEY:
             out.append(
                 Mismatch(
                     processor,

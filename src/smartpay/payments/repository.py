@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 import sqlalchemy as sa
@@ -109,7 +110,7 @@ _CLAIM_ATTEMPT = update_by_id(payment_attempts).where(
 
 
 async def claim_attempt(
-    session: Session, attempt_id: str, expected: set[str], **values: Any
+    session: Session, attempt_id: str, expected: AbstractSet[str], **values: Any
 ) -> bool:
     """Move an attempt out of one of the ``expected`` statuses; False if someone else did.
 
