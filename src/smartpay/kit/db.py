@@ -45,7 +45,10 @@ BigIntPK = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Straight to the DBAPI cursor: `exec_driver_sql` would run SQLAlchemy's whole
+        # execution path (context, events, result) for a statement that returns nothing,
+        # at every transaction. The driver still retries it while another process writes.
+        connection.connection.dbapi_connection.cursor().execute("BEGIN IMMEDIATE")
 
 
 class Database:

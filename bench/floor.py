@@ -1,0 +1,239 @@
+"""Benchmark: the ceiling of this stack, with no payment logic at all.
+
+A bare FastAPI endpoint on uvicorn (the server, workers and `kit.db.Database` that
+SmartPay uses, so SQLite goes through the same driver and PRAGMAs) runs only
+"payment-shaped" SQL per request: STATEMENTS statements (an INSERT, SELECTs and UPDATEs
+of one row by id, SQLAlchemy Core built once with bind parameters) in COMMITS
+transactions. wrk drives it closed-loop exactly as `bench/payments.py` drives payments.
+
+It answers "how fast can a payment be on this machine before any payment code runs":
+with the statement and commit counts a payment has today (see `bench/statements.py`)
+and with the six statements in one transaction the payments goal was sized from.
+
+Run: `.venv/bin/python bench/floor.py [--only sqlite|postgres] [--seconds N]`.
+Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
+
+from smartpay.kit.db import Database, update_by_id  # noqa: E402
+from smartpay.kit.ids import new_id  # noqa: E402
+
+_metadata = sa.MetaData()
+_rows = sa.Table(
+    "floor_rows",
+    _metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("merchant_id", sa.String(40), nullable=False, index=True),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("body", sa.JSON, nullable=False),
+    sa.Column("created", sa.BigInteger, nullable=False),
+)
+_INSERT = sa.insert(_rows)
+_SELECT = sa.select(_rows).where(_rows.c.id == sa.bindparam("row_id"))
+_UPDATE = update_by_id(_rows)
+
+
+def _shapes(statements: int) -> list[str]:
+    """The statements of one request, in order: an INSERT first, then SELECT and UPDATE
+    alternating, then further INSERTs for every third statement (payments insert intents,
+    charges, attempts, events and ledger lines)."""
+    shapes = ["insert"]
+    while len(shapes) < statements:
+        shapes.append(("select", "update", "insert")[len(shapes) % 3])
+    return shapes
+
+
+def create_app() -> FastAPI:
+    url = os.environ["FLOOR_DATABASE_URL"]
+    shapes = _shapes(int(os.environ["FLOOR_STATEMENTS"]))
+    commits = int(os.environ["FLOOR_COMMITS"])
+    per_transaction = -(-len(shapes) // commits)
+    groups = [shapes[i : i + per_transaction] for i in range(0, len(shapes), per_transaction)]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.database = Database(url)
+        yield
+        await app.state.database.dispose()
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.post("/v1/payment_intents")
+    async def pay() -> JSONResponse:
+        database: Database = app.state.database
+        row_id = new_id("pi")
+        body: dict[str, Any] = {"id": row_id, "object": "payment_intent", "amount": 2000}
+        for group in groups:
+            async with database.transaction() as session:
+                for shape in group:
+                    if shape == "insert":
+                        await session.execute(
+                            _INSERT,
+                            {
+                                "id": new_id("pi"),
+                                "merchant_id": "acct_floor",
+                                "amount": 2000,
+                                "status": "processing",
+                                "body": body,
+                                "created": int(time.time()),
+                            },
+                        )
+                    elif shape == "select":
+                        await session.execute(_SELECT, {"row_id": row_id})
+                    else:
+                        await session.execute(_UPDATE, {"row_id": row_id, "status": "succeeded"})
+        return JSONResponse(body)
+
+    return app
+
+
+def bench_one(label: str, url: str, statements: int, commits: int, args: argparse.Namespace) -> str:
+    from tests.e2e.server import free_port
+
+    from payments import run_wrk  # bench/payments.py: the same wrk run and parsing
+
+    asyncio.run(_create_table(url))
+    port = free_port()
+    env = {
+        **os.environ,
+        "FLOOR_DATABASE_URL": url,
+        "FLOOR_STATEMENTS": str(statements),
+        "FLOOR_COMMITS": str(commits),
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "floor:create_app",
+            "--factory",
+            "--app-dir",
+            str(ROOT / "bench"),
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        _wait_for(base_url)
+        run_wrk(base_url, "unused", "unused", 2, args.connections)  # warm-up
+        figures = run_wrk(base_url, "unused", "unused", args.seconds, args.connections)
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait()
+    return (
+        f"{label:>8} ({args.workers} workers), {statements:2d} statements in {commits} "
+        f"transaction(s): {figures['requests_per_second']:.0f}/s, "
+        f"p50 {figures.get('p50_ms', 0):.1f} ms p99 {figures.get('p99_ms', 0):.1f} ms, "
+        f"non-2xx {figures['non_2xx']:.0f}"
+    )
+
+
+async def _create_table(url: str) -> None:
+    database = Database(url)
+    try:
+        async with database.engine.begin() as connection:
+            await connection.run_sync(_metadata.drop_all)
+            await connection.run_sync(_metadata.create_all)
+    finally:
+        await database.dispose()
+
+
+def _wait_for(base_url: str) -> None:
+    import httpx
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            httpx.post(f"{base_url}/v1/payment_intents").raise_for_status()
+            return
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def _ensure_postgres_database(url: str) -> None:
+    name = sa.engine.make_url(url).database
+    exists = subprocess.run(
+        [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-tAc",
+            f"select 1 from pg_database where datname = '{name}'",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    if not exists:
+        subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"create database {name}"],
+            check=True,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--shapes",
+        default="6x1,24x3",
+        help="statements x transactions per request, comma-separated (a payment today: 24x3)",
+    )
+    parser.add_argument(
+        "--postgres", default="postgresql+asyncpg://postgres@127.0.0.1:5432/smartpay_bench"
+    )
+    parser.add_argument("--only", choices=["sqlite", "postgres"], default=None)
+    args = parser.parse_args()
+    shapes = [tuple(int(n) for n in shape.split("x")) for shape in args.shapes.split(",")]
+    lines = []
+    for statements, commits in shapes:
+        if args.only in (None, "sqlite"):
+            with tempfile.TemporaryDirectory() as tmp:
+                url = f"sqlite+aiosqlite:///{tmp}/floor.db"
+                lines.append(bench_one("sqlite", url, statements, commits, args))
+        if args.only in (None, "postgres"):
+            _ensure_postgres_database(args.postgres)
+            lines.append(bench_one("postgres", args.postgres, statements, commits, args))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
