@@ -56,9 +56,9 @@ _UPDATE = update_by_id(_rows)
 
 
 def _shapes(statements: int) -> list[str]:
-    """The statements of one request, in order: an INSERT first, then SELECT and UPDATE
-    alternating, then further INSERTs for every third statement (payments insert intents,
-    charges, attempts, events and ledger lines)."""
+    """The statements of one request, in order: an INSERT, then UPDATE, INSERT and SELECT
+    in turn, so about a third of them insert (payments insert intents, charges, attempts,
+    events and ledger lines) and the rest read or update the row by id."""
     shapes = ["insert"]
     while len(shapes) < statements:
         shapes.append(("select", "update", "insert")[len(shapes) % 3])
@@ -110,6 +110,7 @@ def create_app() -> FastAPI:
 
 
 def bench_one(label: str, url: str, statements: int, commits: int, args: argparse.Namespace) -> str:
+    # Imported here, not at the top: the server processes import this module too.
     from tests.e2e.server import free_port
 
     from payments import run_wrk  # bench/payments.py: the same wrk run and parsing
@@ -182,29 +183,6 @@ def _wait_for(base_url: str) -> None:
             time.sleep(0.2)
 
 
-def _ensure_postgres_database(url: str) -> None:
-    name = sa.engine.make_url(url).database
-    exists = subprocess.run(
-        [
-            "psql",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-tAc",
-            f"select 1 from pg_database where datname = '{name}'",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    if not exists:
-        subprocess.run(
-            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"create database {name}"],
-            check=True,
-        )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -222,6 +200,8 @@ def main() -> None:
     )
     parser.add_argument("--only", choices=["sqlite", "postgres"], default=None)
     args = parser.parse_args()
+    from payments import recreate_postgres_database
+
     shapes = [tuple(int(n) for n in shape.split("x")) for shape in args.shapes.split(",")]
     lines = []
     for statements, commits in shapes:
@@ -230,7 +210,7 @@ def main() -> None:
                 url = f"sqlite+aiosqlite:///{tmp}/floor.db"
                 lines.append(bench_one("sqlite", url, statements, commits, args))
         if args.only in (None, "postgres"):
-            _ensure_postgres_database(args.postgres)
+            recreate_postgres_database(args.postgres)
             lines.append(bench_one("postgres", args.postgres, statements, commits, args))
     print("\n".join(lines))
 

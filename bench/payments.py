@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -140,6 +141,13 @@ async def open_loop(
     }
 
 
+def recreate_postgres_database(url: str) -> None:
+    """An empty database of `url`'s name on the local server (dropped first if it exists)."""
+    name = make_url(url).database
+    for sql in (f"drop database if exists {name}", f"create database {name}"):
+        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", sql], check=True)
+
+
 def bench_one(label: str, database_url: str, args: argparse.Namespace) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         env = server_env(Path(tmp) / "data", database_url, SMARTPAY_LOG_LEVEL="warning")
@@ -179,22 +187,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             results.append(bench_one("sqlite", f"sqlite+aiosqlite:///{tmp}/bench.db", args))
     if args.only in (None, "postgres"):
-        subprocess.run(
-            [
-                "psql",
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-qc",
-                "drop database if exists smartpay_bench",
-            ],
-            check=True,
-        )
-        subprocess.run(
-            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", "create database smartpay_bench"],
-            check=True,
-        )
+        recreate_postgres_database(args.postgres)
         results.append(bench_one("postgres", args.postgres, args))
     for result in results:
         t, o = result["throughput"], result["open_loop"]
