@@ -10,6 +10,13 @@ It answers "how fast can a payment be on this machine before any payment code ru
 with the statement and commit counts a payment has today (see `bench/statements.py`)
 and with the six statements in one transaction the payments goal was sized from.
 
+A shape ending in "g" (`24x3g`) measures the ceiling of group commit instead: each
+request hands its transactions to a per-process batcher and waits for the commit; the
+batcher runs all the transactions waiting at that moment as one database transaction,
+with one executemany per statement kind (the SELECTs as one `id IN (...)`), so a batch
+costs three round trips and one commit however many requests it carries. No payment
+logic could be batched better than this.
+
 Run: `.venv/bin/python bench/floor.py [--only sqlite|postgres] [--seconds N]`.
 Prints figures; asserts nothing.
 """
@@ -53,13 +60,76 @@ _rows = sa.Table(
 _INSERT = sa.insert(_rows)
 _SELECT = sa.select(_rows).where(_rows.c.id == sa.bindparam("row_id"))
 _UPDATE = update_by_id(_rows)
+_SELECT_MANY = sa.select(_rows).where(_rows.c.id.in_(sa.bindparam("row_ids", expanding=True)))
+# The most transactions one group commit carries, so a batch's wait stays bounded.
+_LARGEST_BATCH = 256
+
+
+class _Batch:
+    """One request's transaction, waiting for a group commit."""
+
+    __slots__ = ("done", "inserts", "selects", "updates")
+
+    def __init__(self) -> None:
+        self.inserts: list[dict[str, Any]] = []
+        self.updates: list[dict[str, Any]] = []
+        self.selects: list[str] = []
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+
+class _GroupCommitter:
+    """Runs the transactions queued while the previous group was committing as one."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._queue: list[_Batch] = []
+        self._wake = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def commit(self, batch: _Batch) -> None:
+        self._queue.append(batch)
+        self._wake.set()
+        await batch.done
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                group = self._queue[:_LARGEST_BATCH]
+                del self._queue[:_LARGEST_BATCH]
+                try:
+                    await self._write(group)
+                except Exception as error:  # every transaction of the group failed with it
+                    for batch in group:
+                        batch.done.set_exception(error)
+                else:
+                    for batch in group:
+                        batch.done.set_result(None)
+
+    async def _write(self, group: list[_Batch]) -> None:
+        inserts = [row for batch in group for row in batch.inserts]
+        updates = [row for batch in group for row in batch.updates]
+        selects = [row_id for batch in group for row_id in batch.selects]
+        async with self._database.transaction() as session:
+            if inserts:
+                await session.execute(_INSERT, inserts)
+            if updates:
+                await session.execute(_UPDATE, updates)
+            if selects:
+                await session.execute(_SELECT_MANY, {"row_ids": selects})
+
+    async def close(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
 
 
 def _shapes(statements: int) -> list[str]:
     """The statements of one request, in order: an INSERT, then UPDATE, INSERT and SELECT
     in turn, so about a third of them insert (payments insert intents, charges, attempts,
     events and ledger lines) and the rest read or update the row by id."""
-    shapes = ["insert"]
+    shapes = ["insert"] if statements else []
     while len(shapes) < statements:
         shapes.append(("select", "update", "insert")[len(shapes) % 3])
     return shapes
@@ -69,13 +139,18 @@ def create_app() -> FastAPI:
     url = os.environ["FLOOR_DATABASE_URL"]
     shapes = _shapes(int(os.environ["FLOOR_STATEMENTS"]))
     commits = int(os.environ["FLOOR_COMMITS"])
-    per_transaction = -(-len(shapes) // commits)
+    group_commit = os.environ.get("FLOOR_GROUP_COMMIT") == "1"
+    # 0x0 runs no SQL at all: the floor of FastAPI and uvicorn alone.
+    per_transaction = -(-len(shapes) // commits) if commits else 1
     groups = [shapes[i : i + per_transaction] for i in range(0, len(shapes), per_transaction)]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.database = Database(url)
+        app.state.committer = _GroupCommitter(app.state.database) if group_commit else None
         yield
+        if app.state.committer is not None:
+            await app.state.committer.close()
         await app.state.database.dispose()
 
     app = FastAPI(lifespan=lifespan)
@@ -85,31 +160,46 @@ def create_app() -> FastAPI:
         database: Database = app.state.database
         row_id = new_id("pi")
         body: dict[str, Any] = {"id": row_id, "object": "payment_intent", "amount": 2000}
+
+        def inserted() -> dict[str, Any]:
+            return {
+                "id": new_id("pi"),
+                "merchant_id": "acct_floor",
+                "amount": 2000,
+                "status": "processing",
+                "body": body,
+                "created": int(time.time()),
+            }
+
+        updated = {"row_id": row_id, "status": "succeeded"}
         for group in groups:
+            if app.state.committer is not None:
+                batch = _Batch()
+                for shape in group:
+                    if shape == "insert":
+                        batch.inserts.append(inserted())
+                    elif shape == "select":
+                        batch.selects.append(row_id)
+                    else:
+                        batch.updates.append(updated)
+                await app.state.committer.commit(batch)
+                continue
             async with database.transaction() as session:
                 for shape in group:
                     if shape == "insert":
-                        await session.execute(
-                            _INSERT,
-                            {
-                                "id": new_id("pi"),
-                                "merchant_id": "acct_floor",
-                                "amount": 2000,
-                                "status": "processing",
-                                "body": body,
-                                "created": int(time.time()),
-                            },
-                        )
+                        await session.execute(_INSERT, inserted())
                     elif shape == "select":
                         await session.execute(_SELECT, {"row_id": row_id})
                     else:
-                        await session.execute(_UPDATE, {"row_id": row_id, "status": "succeeded"})
+                        await session.execute(_UPDATE, updated)
         return JSONResponse(body)
 
     return app
 
 
-def bench_one(label: str, url: str, statements: int, commits: int, args: argparse.Namespace) -> str:
+def bench_one(
+    label: str, url: str, statements: int, commits: int, group: bool, args: argparse.Namespace
+) -> str:
     # Imported here, not at the top: the server processes import this module too.
     from tests.e2e.server import free_port
 
@@ -122,6 +212,7 @@ def bench_one(label: str, url: str, statements: int, commits: int, args: argpars
         "FLOOR_DATABASE_URL": url,
         "FLOOR_STATEMENTS": str(statements),
         "FLOOR_COMMITS": str(commits),
+        "FLOOR_GROUP_COMMIT": "1" if group else "0",
     }
     server = subprocess.Popen(
         [
@@ -153,7 +244,8 @@ def bench_one(label: str, url: str, statements: int, commits: int, args: argpars
         server.wait()
     return (
         f"{label:>8} ({args.workers} workers), {statements:2d} statements in {commits} "
-        f"transaction(s): {figures['requests_per_second']:.0f}/s, "
+        f"transaction(s){', group commit' if group else ''}: "
+        f"{figures['requests_per_second']:.0f}/s, "
         f"p50 {figures.get('p50_ms', 0):.1f} ms p99 {figures.get('p99_ms', 0):.1f} ms, "
         f"non-2xx {figures['non_2xx']:.0f}"
     )
@@ -193,7 +285,8 @@ def main() -> None:
     parser.add_argument(
         "--shapes",
         default="6x1,24x3",
-        help="statements x transactions per request, comma-separated (a payment today: 24x3)",
+        help="statements x transactions per request, comma-separated (a payment today: 20x3; "
+        "0x0: no SQL, the floor of the web stack alone; a trailing g: group commit)",
     )
     parser.add_argument(
         "--postgres", default="postgresql+asyncpg://postgres@127.0.0.1:5432/smartpay_bench"
@@ -202,16 +295,17 @@ def main() -> None:
     args = parser.parse_args()
     from payments import recreate_postgres_database
 
-    shapes = [tuple(int(n) for n in shape.split("x")) for shape in args.shapes.split(",")]
     lines = []
-    for statements, commits in shapes:
+    for shape in args.shapes.split(","):
+        group = shape.endswith("g")
+        statements, commits = (int(n) for n in shape.removesuffix("g").split("x"))
         if args.only in (None, "sqlite"):
             with tempfile.TemporaryDirectory() as tmp:
                 url = f"sqlite+aiosqlite:///{tmp}/floor.db"
-                lines.append(bench_one("sqlite", url, statements, commits, args))
+                lines.append(bench_one("sqlite", url, statements, commits, group, args))
         if args.only in (None, "postgres"):
             recreate_postgres_database(args.postgres)
-            lines.append(bench_one("postgres", args.postgres, statements, commits, args))
+            lines.append(bench_one("postgres", args.postgres, statements, commits, group, args))
     print("\n".join(lines))
 
 

@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import cast
 
 import aiohttp
 from sqlalchemy.engine import make_url
@@ -91,9 +92,10 @@ def run_wrk(
         check=True,
     ).stdout
     os.unlink(script.name)
-    figures: dict[str, float] = {
-        "requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    }  # type: ignore[union-attr]
+    throughput = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if throughput is None:
+        raise SystemExit(f"wrk printed no Requests/sec line:\n{out}")
+    figures: dict[str, float] = {"requests_per_second": float(throughput.group(1))}
     for label in ("50%", "99%"):
         match = re.search(rf"{re.escape(label)}\s+([\d.]+)(us|ms|s)", out)
         if match:
@@ -190,13 +192,14 @@ def main() -> None:
         recreate_postgres_database(args.postgres)
         results.append(bench_one("postgres", args.postgres, args))
     for result in results:
-        t, o = result["throughput"], result["open_loop"]
+        t = cast(dict[str, float], result["throughput"])
+        o = cast(dict[str, float], result["open_loop"])
         print(
             f"{result['database']:>8} ({result['workers']} workers): "
-            f"{t['requests_per_second']:.0f} payments/s, wrk p50 {t.get('p50_ms', 0):.1f} ms "  # type: ignore[index,union-attr]
-            f"p99 {t.get('p99_ms', 0):.1f} ms, non-2xx {t['non_2xx']:.0f} | "  # type: ignore[index,union-attr]
-            f"open loop {o['offered_per_second']}/s offered -> {o['achieved_per_second']:.0f}/s, "  # type: ignore[index]
-            f"p50 {o['p50_ms']:.1f} ms p99 {o['p99_ms']:.1f} ms, errors {o['errors']} | "  # type: ignore[index]
+            f"{t['requests_per_second']:.0f} payments/s, wrk p50 {t.get('p50_ms', 0):.1f} ms "
+            f"p99 {t.get('p99_ms', 0):.1f} ms, non-2xx {t['non_2xx']:.0f} | "
+            f"open loop {o['offered_per_second']}/s offered -> {o['achieved_per_second']:.0f}/s, "
+            f"p50 {o['p50_ms']:.1f} ms p99 {o['p99_ms']:.1f} ms, errors {o['errors']:.0f} | "
             f"ledger verify {'ok' if result['ledger_verify_ok'] else 'FAILED'}"
         )
     print(json.dumps(results, indent=2))

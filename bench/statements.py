@@ -22,11 +22,14 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -90,6 +93,41 @@ async def run(database_url: str, payments: int) -> None:
             engine = database.engine.sync_engine
             event.listen(engine, "before_cursor_execute", on_execute)
             event.listen(engine, "commit", on_commit)
+            # Wall time in the database (payments run one at a time, so it is CPU time
+            # but for the disk): statements through SQLAlchemy and the driver, and
+            # opening and committing transactions (pool checkout, BEGIN, COMMIT).
+            seconds = {"statements": 0.0, "begin and commit": 0.0}
+            execute = AsyncConnection.execute
+            transaction = database.transaction
+
+            async def timed_execute(self: AsyncConnection, *args: Any, **kwargs: Any) -> Any:
+                started = time.perf_counter()
+                try:
+                    return await execute(self, *args, **kwargs)
+                finally:
+                    if counting:
+                        seconds["statements"] += time.perf_counter() - started
+
+            @asynccontextmanager
+            async def timed_transaction() -> AsyncIterator[Any]:
+                started = time.perf_counter()
+                manager = transaction()
+                session = await manager.__aenter__()
+                if counting:
+                    seconds["begin and commit"] += time.perf_counter() - started
+                try:
+                    yield session
+                except BaseException as error:
+                    if not await manager.__aexit__(type(error), error, error.__traceback__):
+                        raise
+                else:
+                    started = time.perf_counter()
+                    await manager.__aexit__(None, None, None)
+                    if counting:
+                        seconds["begin and commit"] += time.perf_counter() - started
+
+            AsyncConnection.execute = timed_execute  # type: ignore[method-assign]
+            database.transaction = timed_transaction
             transport = httpx.ASGITransport(app=app)
             headers = {"Authorization": f"Bearer {keys.secret_key}"}
             async with httpx.AsyncClient(
@@ -122,12 +160,18 @@ async def run(database_url: str, payments: int) -> None:
                 cpu = _cpu_seconds() - cpu_started
                 counting = False
     total = sum(counts.values())
+    AsyncConnection.execute = execute  # type: ignore[method-assign]
     dialect = "postgresql" if "postgresql" in database_url else "sqlite"
     print(f"{dialect}: {payments} payments (create+confirm, one request each)")
     print(f"  statements per payment: {total / payments:.2f}")
     print(f"  commits per payment:    {commits / payments:.2f}")
     print(f"  CPU per payment (all threads of the process): {cpu / payments * 1000:.2f} ms")
     print(f"  in-process payments/s (one at a time, no HTTP server): {payments / elapsed:.0f}")
+    print(f"  wall time per payment: {elapsed / payments * 1000:.2f} ms, of which")
+    for part, spent in seconds.items():
+        print(f"    {spent / payments * 1000:6.2f} ms  {part}")
+    outside = elapsed - sum(seconds.values())
+    print(f"    {outside / payments * 1000:6.2f} ms  everything else (HTTP, payment logic)")
     for kind, count in counts.most_common():
         print(f"    {count / payments:6.2f}  {kind}")
 
