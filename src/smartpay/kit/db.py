@@ -9,10 +9,6 @@ SQLite allows one writer at a time. Rather than let concurrent transactions fail
 "database is locked", SQLite transactions start with ``BEGIN IMMEDIATE`` and are
 serialised in-process by a lock; a statement that finds another process's lock waits
 for it on the loop (``kit/sqlite_driver``, which runs SQLite's statements in-loop).
-Since they are serialised anyway, the units of work waiting for the lock together share
-one SQLite transaction (`_SqliteGroupCommit`): each runs in its own savepoint, and none
-returns before the shared COMMIT, so what a caller sees after ``transaction()`` is as
-durable as before, at one BEGIN and one COMMIT per group instead of per unit of work.
 """
 
 from __future__ import annotations
@@ -21,18 +17,12 @@ import asyncio
 import functools
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
-    AsyncEngine,
-    AsyncTransaction,
-    create_async_engine,
-)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from smartpay.kit import sqlite_driver
 
@@ -61,129 +51,15 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.connection.dbapi_connection.cursor().execute("BEGIN IMMEDIATE")
 
 
-# The most units of work one SQLite transaction carries. It bounds how long the first of
-# them waits for the shared COMMIT, and how long another server process waits for the
-# write lock; past about this many, the commits saved no longer show.
-LARGEST_SQLITE_GROUP = 16
-
-
-@dataclass
-class _Group:
-    """One SQLite transaction shared by the units of work that run in it, one at a time."""
-
-    connection: AsyncConnection
-    transaction: AsyncTransaction
-    # The driver's own connection, for the savepoints: through SQLAlchemy's execution
-    # path each would cost as much as a real statement (as BEGIN IMMEDIATE would).
-    driver: Any
-    members: int = 0
-    committed: asyncio.Future[None] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
-    committer: asyncio.Task[None] | None = None
-
-
-class _SqliteGroupCommit:
-    """Units of work on SQLite's one connection, queued in-process and committed in groups.
-
-    A unit of work takes the lock, joins the open group (or opens one: BEGIN IMMEDIATE),
-    runs inside ``SAVEPOINT``, and releases the savepoint, or rolls back to it on error,
-    so a failed unit of work leaves no trace and the others are unaffected. It then waits
-    for the group's COMMIT. Opening a group also queues a commit behind every unit of
-    work already waiting for the lock (the lock is FIFO), so a group is exactly the units
-    of work that were waiting when it opened: no one waits for later arrivals. A group
-    of `LARGEST_SQLITE_GROUP` commits at once. If the COMMIT fails, every member's
-    ``transaction()`` raises that error, as each would have alone.
-    """
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._lock = asyncio.Lock()
-        self._group: _Group | None = None
-
-    @asynccontextmanager
-    async def unit_of_work(self) -> AsyncIterator[Session]:
-        async with self._lock:
-            group = self._group or await self._open()
-            await group.driver.execute("SAVEPOINT unit_of_work")
-            try:
-                yield group.connection
-            except BaseException:
-                await self._undo(group)
-                raise
-            await group.driver.execute("RELEASE unit_of_work")
-            group.members += 1
-            if group.members >= LARGEST_SQLITE_GROUP:
-                await self._commit(group)
-        # Shielded: a caller cancelled while it waits must not cancel the COMMIT the
-        # other members wait for.
-        await asyncio.shield(group.committed)
-
-    async def _open(self) -> _Group:
-        connection = await self._engine.connect()
-        try:
-            transaction = await connection.begin()
-            raw = await connection.get_raw_connection()
-        except BaseException:
-            await connection.close()
-            raise
-        group = _Group(connection, transaction, raw.driver_connection)
-        self._group = group
-        group.committer = asyncio.get_running_loop().create_task(self._commit_when_idle(group))
-        return group
-
-    async def _undo(self, group: _Group) -> None:
-        try:
-            await group.driver.execute("ROLLBACK TO unit_of_work")
-            await group.driver.execute("RELEASE unit_of_work")
-        except BaseException as error:
-            # The shared transaction is beyond repair (the connection broke): end it, and
-            # the members before this one fail with the error instead of committing.
-            await self._end(group, error)
-            return
-        if group.members == 0:
-            # Nobody waits for this group: end it now rather than leave the connection
-            # (and SQLite's write lock) to the committer task.
-            await self._end(group, None)
-
-    async def _commit_when_idle(self, group: _Group) -> None:
-        async with self._lock:
-            if self._group is group:
-                await self._commit(group)
-
-    async def _commit(self, group: _Group) -> None:
-        try:
-            await group.transaction.commit()
-        except BaseException as error:
-            await self._end(group, error)
-            return
-        await self._end(group, None)
-
-    async def close(self) -> None:
-        """Wait for the open group's COMMIT, if any (before the engine is disposed)."""
-        group = self._group
-        if group is not None and group.committer is not None:
-            await asyncio.shield(group.committer)
-
-    async def _end(self, group: _Group, error: BaseException | None) -> None:
-        """End `group`: COMMIT already done (or nothing to keep) when `error` is None."""
-        self._group = None
-        try:
-            if group.transaction.is_active:
-                await group.transaction.rollback()
-            if error is not None:
-                # A refused COMMIT leaves SQLite's transaction open while SQLAlchemy
-                # counts it as over; the pool does not reset connections it is given
-                # back, so end it on the driver or the next BEGIN fails.
-                await group.driver.rollback()
-        finally:
-            await group.connection.close()
-            if error is None:
-                group.committed.set_result(None)
-            else:
-                group.committed.set_exception(error)
-                # Retrieved here so a group whose members all failed logs no warning.
-                group.committed.exception()
+async def _end_refused_sqlite_commit(conn: AsyncConnection) -> None:
+    """A COMMIT that SQLite refused (a deferred constraint, a full disk) leaves SQLite's
+    transaction open while SQLAlchemy counts it as over, and the pool does not reset the
+    connections it gets back (see `Database`): the process's one connection would carry
+    the dead transaction, and every later BEGIN would fail. End it on the driver."""
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection
+    if driver is not None and driver.in_transaction:
+        await driver.rollback()
 
 
 class Database:
@@ -222,20 +98,23 @@ class Database:
                 pool_reset_on_return=None,
             )
         # SQLite has one writer: queue our own transactions instead of racing for the lock.
-        self._sqlite = _SqliteGroupCommit(self.engine) if self.is_sqlite else None
+        self._sqlite_lock = asyncio.Lock() if self.is_sqlite else None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Session]:
-        if self._sqlite is not None:
-            async with self._sqlite.unit_of_work() as conn:
-                yield conn
+        if self._sqlite_lock is not None:
+            async with self._sqlite_lock, self.engine.connect() as conn:
+                try:
+                    async with conn.begin():
+                        yield conn
+                except BaseException:
+                    await _end_refused_sqlite_commit(conn)
+                    raise
         else:
             async with self.engine.begin() as conn:
                 yield conn
 
     async def dispose(self) -> None:
-        if self._sqlite is not None:
-            await self._sqlite.close()
         await self.engine.dispose()
 
 
