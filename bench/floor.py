@@ -10,7 +10,7 @@ It answers "how fast can a payment be on this machine before any payment code ru
 with the statement and commit counts a payment has today (see `bench/statements.py`)
 and with the six statements in one transaction the payments goal was sized from.
 
-A shape ending in "g" (`24x3g`) measures the ceiling of group commit instead: each
+A shape ending in "g" (`20x3g`) measures the ceiling of group commit instead: each
 request hands its transactions to a per-process batcher and waits for the commit; the
 batcher runs all the transactions waiting at that moment as one database transaction,
 with one executemany per statement kind (the SELECTs as one `id IN (...)`), so a batch
@@ -61,19 +61,18 @@ _INSERT = sa.insert(_rows)
 _SELECT = sa.select(_rows).where(_rows.c.id == sa.bindparam("row_id"))
 _UPDATE = update_by_id(_rows)
 _SELECT_MANY = sa.select(_rows).where(_rows.c.id.in_(sa.bindparam("row_ids", expanding=True)))
+_ONE_ROW: dict[str, sa.Executable] = {"insert": _INSERT, "select": _SELECT, "update": _UPDATE}
 # The most transactions one group commit carries, so a batch's wait stays bounded.
 _LARGEST_BATCH = 256
 
 
 class _Batch:
-    """One request's transaction, waiting for a group commit."""
+    """One request's transaction, waiting for a group commit: (shape, parameters) pairs."""
 
-    __slots__ = ("done", "inserts", "selects", "updates")
+    __slots__ = ("done", "statements")
 
-    def __init__(self) -> None:
-        self.inserts: list[dict[str, Any]] = []
-        self.updates: list[dict[str, Any]] = []
-        self.selects: list[str] = []
+    def __init__(self, statements: list[tuple[str, dict[str, Any]]]) -> None:
+        self.statements = statements
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
 
@@ -108,9 +107,11 @@ class _GroupCommitter:
                         batch.done.set_result(None)
 
     async def _write(self, group: list[_Batch]) -> None:
-        inserts = [row for batch in group for row in batch.inserts]
-        updates = [row for batch in group for row in batch.updates]
-        selects = [row_id for batch in group for row_id in batch.selects]
+        def of(kind: str) -> list[dict[str, Any]]:
+            return [row for batch in group for shape, row in batch.statements if shape == kind]
+
+        inserts, updates = of("insert"), of("update")
+        selects = [row["row_id"] for row in of("select")]
         async with self._database.transaction() as session:
             if inserts:
                 await session.execute(_INSERT, inserts)
@@ -161,37 +162,28 @@ def create_app() -> FastAPI:
         row_id = new_id("pi")
         body: dict[str, Any] = {"id": row_id, "object": "payment_intent", "amount": 2000}
 
-        def inserted() -> dict[str, Any]:
-            return {
-                "id": new_id("pi"),
-                "merchant_id": "acct_floor",
-                "amount": 2000,
-                "status": "processing",
-                "body": body,
-                "created": int(time.time()),
-            }
+        def parameters(shape: str) -> dict[str, Any]:
+            if shape == "insert":
+                return {
+                    "id": new_id("pi"),
+                    "merchant_id": "acct_floor",
+                    "amount": 2000,
+                    "status": "processing",
+                    "body": body,
+                    "created": int(time.time()),
+                }
+            if shape == "select":
+                return {"row_id": row_id}
+            return {"row_id": row_id, "status": "succeeded"}
 
-        updated = {"row_id": row_id, "status": "succeeded"}
         for group in groups:
+            statements = [(shape, parameters(shape)) for shape in group]
             if app.state.committer is not None:
-                batch = _Batch()
-                for shape in group:
-                    if shape == "insert":
-                        batch.inserts.append(inserted())
-                    elif shape == "select":
-                        batch.selects.append(row_id)
-                    else:
-                        batch.updates.append(updated)
-                await app.state.committer.commit(batch)
+                await app.state.committer.commit(_Batch(statements))
                 continue
             async with database.transaction() as session:
-                for shape in group:
-                    if shape == "insert":
-                        await session.execute(_INSERT, inserted())
-                    elif shape == "select":
-                        await session.execute(_SELECT, {"row_id": row_id})
-                    else:
-                        await session.execute(_UPDATE, updated)
+                for shape, values in statements:
+                    await session.execute(_ONE_ROW[shape], values)
         return JSONResponse(body)
 
     return app
@@ -284,7 +276,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
         "--shapes",
-        default="6x1,24x3",
+        default="6x1,20x3",
         help="statements x transactions per request, comma-separated (a payment today: 20x3; "
         "0x0: no SQL, the floor of the web stack alone; a trailing g: group commit)",
     )

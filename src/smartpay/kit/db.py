@@ -51,17 +51,6 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.connection.dbapi_connection.cursor().execute("BEGIN IMMEDIATE")
 
 
-async def _end_refused_sqlite_commit(conn: AsyncConnection) -> None:
-    """A COMMIT that SQLite refused (a deferred constraint, a full disk) leaves SQLite's
-    transaction open while SQLAlchemy counts it as over, and the pool does not reset the
-    connections it gets back (see `Database`): the process's one connection would carry
-    the dead transaction, and every later BEGIN would fail. End it on the driver."""
-    raw = await conn.get_raw_connection()
-    driver = raw.driver_connection
-    if driver is not None and driver.in_transaction:
-        await driver.rollback()
-
-
 class Database:
     """The engine and the one way to open a unit of work."""
 
@@ -103,13 +92,8 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Session]:
         if self._sqlite_lock is not None:
-            async with self._sqlite_lock, self.engine.connect() as conn:
-                try:
-                    async with conn.begin():
-                        yield conn
-                except BaseException:
-                    await _end_refused_sqlite_commit(conn)
-                    raise
+            async with self._sqlite_lock, self.engine.begin() as conn:
+                yield conn
         else:
             async with self.engine.begin() as conn:
                 yield conn

@@ -133,10 +133,6 @@ class Connection:
     def isolation_level(self) -> str | None:
         return self._conn.isolation_level
 
-    @property
-    def in_transaction(self) -> bool:
-        return self._conn.in_transaction
-
     async def cursor(self) -> Cursor:
         return Cursor(self._conn.cursor(), self._busy_timeout)
 
@@ -145,7 +141,15 @@ class Connection:
         return await cursor.execute(sql, parameters)
 
     async def commit(self) -> None:
-        await _retrying(self._conn.commit, self._busy_timeout)
+        try:
+            await _retrying(self._conn.commit, self._busy_timeout)
+        except sqlite3.Error:
+            # A COMMIT SQLite refuses for good (a deferred constraint, a full disk, the
+            # lock deadline) leaves its transaction open, while SQLAlchemy counts it as
+            # over and the pool does not reset connections it gets back (kit/db): end it,
+            # or the next BEGIN on this, the process's one connection, fails.
+            self._conn.rollback()
+            raise
 
     async def rollback(self) -> None:
         self._conn.rollback()
